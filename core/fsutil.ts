@@ -1,0 +1,44 @@
+/**
+ * Files written so a reader never sees half of one: a temp file in the same
+ * directory, fsync, rename. Directories are created 0700.
+ *
+ * @module
+ */
+
+/** Writes `data` to `path` atomically with `mode` (default 0600). */
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): void {
+  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+  const tmp = `${dir}/.${path.slice(path.lastIndexOf("/") + 1)}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const f = Deno.openSync(tmp, { write: true, createNew: true, mode });
+  try {
+    try {
+      let off = 0;
+      while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
+      f.chmodSync(mode); // the umask may have narrowed or widened nothing; be exact
+      f.syncSync();
+    } finally {
+      f.close();
+    }
+    Deno.renameSync(tmp, path);
+  } catch (e) {
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* already gone */ }
+    throw e;
+  }
+}
+
+/** Creates `dir` (and parents) with mode 0700 if missing. */
+export function ensurePrivateDir(dir: string): void {
+  Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+}
+
+/** Removes a file; a missing file is not an error. */
+export function removeIfExists(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Injected I/O for commands: every command takes an `Io`, so tests run
+ * commands in-process without spawning, and main.ts wires the real process.
+ *
+ * @module
+ */
+
+/** What a command may touch of its process. */
+export interface Io {
+  /** Environment lookup (CNI_COMMAND, CNI_NETNS, …). */
+  env: (name: string) => string | undefined;
+  /** Whole standard input (bounded by the reader). */
+  stdin: () => Promise<Uint8Array>;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+/** Largest stdin accepted (a CNI config or a snapshot is far smaller). */
+export const STDIN_LIMIT = 4 << 20;
+
+function writeAll(w: { writeSync(p: Uint8Array): number }, text: string): void {
+  let buf = new TextEncoder().encode(text);
+  while (buf.length > 0) buf = buf.subarray(w.writeSync(buf));
+}
+
+async function readAll(limit: number): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for await (const c of Deno.stdin.readable) {
+    n += c.length;
+    if (n > limit) throw new RangeError(`standard input is larger than ${limit} bytes`);
+    chunks.push(c);
+  }
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
+
+/** The real process. */
+export function processIo(): Io {
+  return {
+    env: (k) => Deno.env.get(k),
+    stdin: () => readAll(STDIN_LIMIT),
+    stdout: (t) => writeAll(Deno.stdout, t),
+    stderr: (t) => writeAll(Deno.stderr, t),
+  };
+}
+
+/** An in-memory Io for tests; read `out`/`err` afterwards. */
+export function memoryIo(
+  env: Record<string, string> = {},
+  stdin: string | Uint8Array = "",
+): Io & { out: string[]; err: string[] } {
+  const out: string[] = [], err: string[] = [];
+  const bytes = typeof stdin === "string" ? new TextEncoder().encode(stdin) : stdin;
+  return {
+    out,
+    err,
+    env: (k) => env[k],
+    stdin: () => Promise.resolve(bytes),
+    stdout: (t) => void out.push(t),
+    stderr: (t) => void err.push(t),
+  };
+}

@@ -1,0 +1,125 @@
+/**
+ * The one error type of the netlink layer and the one place that turns a
+ * libnl/libc return code into it.
+ *
+ * @module
+ */
+
+import {
+  libnl,
+  NL_STOP,
+  NLE_AGAIN,
+  NLE_BUSY,
+  NLE_DUMP_INTR,
+  NLE_EXIST,
+  NLE_NODEV,
+  NLE_OBJ_NOTFOUND,
+} from "../ffi/libnl.ts";
+import { strerror } from "../ffi/libc.ts";
+
+const ENOENT = 2;
+const ESRCH = 3;
+const EAGAIN = 11;
+const EBUSY = 16;
+const EEXIST = 17;
+const ENODEV = 19;
+const EADDRNOTAVAIL = 99;
+
+/** Raised by every netlink-layer call that fails. */
+export class NetlinkError extends Error {
+  override readonly name = "NetlinkError";
+  /** What was attempted, e.g. `route add 10.0.0.0/24 via 169.254.1.1`. */
+  readonly action: string;
+  /** libnl NLE_* code (positive), or 0 when the failure came from libc. */
+  readonly code: number;
+  /** The kernel/libc errno when known (from the netlink ACK or errno), else 0. */
+  readonly errno: number;
+
+  constructor(action: string, code: number, errno: number, detail: string) {
+    super(`${action}: ${detail}`);
+    this.action = action;
+    this.code = code;
+    this.errno = errno;
+  }
+
+  /** The object (link, address, route, neighbor, netns) does not exist. */
+  get notFound(): boolean {
+    return this.code === NLE_OBJ_NOTFOUND || this.code === NLE_NODEV ||
+      this.errno === ENOENT || this.errno === ENODEV || this.errno === ESRCH ||
+      this.errno === EADDRNOTAVAIL;
+  }
+
+  /** The object already exists. */
+  get exists(): boolean {
+    return this.code === NLE_EXIST || this.errno === EEXIST;
+  }
+
+  /** A transient condition worth a bounded retry (busy, again, interrupted dump). */
+  get transient(): boolean {
+    return this.code === NLE_AGAIN || this.code === NLE_BUSY ||
+      this.code === NLE_DUMP_INTR || this.errno === EAGAIN ||
+      this.errno === EBUSY;
+  }
+}
+
+/**
+ * The kernel errno of the last NLMSG_ERROR seen by any podnet socket. libnl
+ * folds kernel errnos into coarse NLE codes (ENETUNREACH becomes "Unspecific
+ * failure"), so a custom error callback records the original.
+ */
+let lastKernelErrno = 0;
+
+/** Error callback installed on every podnet socket (see `Socket`). */
+export const errorCallback: Deno.UnsafeCallback<{
+  readonly parameters: readonly ["pointer", "pointer", "pointer"];
+  readonly result: "i32";
+}> = new Deno.UnsafeCallback(
+  { parameters: ["pointer", "pointer", "pointer"], result: "i32" } as const,
+  (_nla, nlerr) => {
+    // struct nlmsgerr { int error; struct nlmsghdr msg; }
+    lastKernelErrno = nlerr === null
+      ? 0
+      : -new Deno.UnsafePointerView(nlerr).getInt32();
+    return NL_STOP;
+  },
+);
+
+/** Forget the recorded kernel errno before a new request. */
+export function resetKernelErrno(): void {
+  lastKernelErrno = 0;
+}
+
+/**
+ * Throws a NetlinkError when `rc` is a libnl failure (negative); returns `rc`
+ * otherwise. `action` says what was attempted, for the operator reading it.
+ */
+export function check(rc: number, action: string): number {
+  if (rc >= 0) return rc;
+  const code = -rc;
+  const errno = lastKernelErrno;
+  lastKernelErrno = 0;
+  const p = libnl.symbols.nl_geterror(code);
+  const nlText = p === null ? `NLE ${code}` : Deno.UnsafePointerView.getCString(p);
+  const detail = errno !== 0 ? `${strerror(errno)} (errno ${errno})` : `${nlText} (NLE ${code})`;
+  throw new NetlinkError(action, code, errno, detail);
+}
+
+/** A NetlinkError from a libc call that failed with `errno`. */
+export function libcError(action: string, errno: number): NetlinkError {
+  return new NetlinkError(action, 0, errno, `${strerror(errno)} (errno ${errno})`);
+}
+
+/**
+ * Runs `fn`, retrying a bounded number of times while it fails transiently
+ * (interrupted dump, EBUSY, EAGAIN). The kernel interrupts a dump when the
+ * table changes under it; a fresh dump is the documented remedy.
+ */
+export function retryTransient<T>(fn: () => T, attempts = 5): T {
+  for (let i = 1;; i++) {
+    try {
+      return fn();
+    } catch (e) {
+      if (!(e instanceof NetlinkError) || !e.transient || i >= attempts) throw e;
+    }
+  }
+}

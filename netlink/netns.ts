@@ -1,0 +1,82 @@
+/**
+ * The one netns helper. `setns(2)` switches only the calling thread, so it is
+ * done synchronously on the JS thread, with the original namespace saved from
+ * `/proc/thread-self/ns/net` and always restored. Async work inside would run
+ * on other threads (in the wrong netns), so `fn` must be synchronous.
+ *
+ * @module
+ */
+
+import { CLONE_NEWNET, cstr, errno, libc, O_CLOEXEC, O_RDONLY } from "../ffi/libc.ts";
+import { libcError } from "./errors.ts";
+
+const SELF = "/proc/thread-self/ns/net";
+
+/** Opens a namespace file; returns a raw fd the caller must `closeFd`. */
+export function openNetnsFd(path: string): number {
+  const fd = libc.symbols.open(cstr(path), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw libcError(`open netns ${path}`, errno());
+  return fd;
+}
+
+/** Closes a raw fd from `openNetnsFd`. */
+export function closeFd(fd: number): void {
+  libc.symbols.close(fd);
+}
+
+function enter(fd: number, path: string): void {
+  if (libc.symbols.setns(fd, CLONE_NEWNET) !== 0) {
+    throw libcError(`setns ${path}`, errno());
+  }
+}
+
+/**
+ * Runs `fn` with the calling thread inside the network namespace at `path`
+ * (e.g. `/run/netns/pod1` or `/proc/PID/ns/net`) and switches back afterwards,
+ * also when `fn` throws. `fn` must be synchronous.
+ *
+ * @example
+ * ```ts ignore
+ * const ifindex = withNetns("/run/netns/pod1", () => Deno.readTextFileSync("/sys/class/net/eth0/ifindex"));
+ * ```
+ */
+export function withNetns<T>(path: string, fn: () => T): T {
+  const saved = openNetnsFd(SELF);
+  try {
+    const target = openNetnsFd(path);
+    try {
+      enter(target, path);
+    } finally {
+      closeFd(target);
+    }
+    try {
+      const result = fn();
+      if (result instanceof Promise) {
+        result.catch(() => {});
+        throw new TypeError("withNetns: fn must be synchronous (it returned a Promise)");
+      }
+      return result;
+    } finally {
+      // Failing to return would leave the whole process in the wrong netns.
+      enter(saved, SELF);
+    }
+  } finally {
+    closeFd(saved);
+  }
+}
+
+/** Identity of a namespace file: equal ids mean the same namespace. */
+export function netnsId(path: string): string {
+  try {
+    const st = Deno.statSync(path);
+    return `${st.dev}:${st.ino}`;
+  } catch (e) {
+    const code = e instanceof Deno.errors.NotFound ? 2 : e instanceof Deno.errors.PermissionDenied ? 13 : 5;
+    throw libcError(`stat netns ${path}`, code);
+  }
+}
+
+/** Whether `path` names the namespace this thread is in now. */
+export function isCurrentNetns(path: string): boolean {
+  return netnsId(path) === netnsId(SELF);
+}
