@@ -1,0 +1,47 @@
+/**
+ * podnet's public library API: the typed netlink layer (links, addresses,
+ * routes, neighbors, sysctls, network namespaces) over libnl-3 via Deno FFI,
+ * and version facts.
+ *
+ * Everything returns plain values and throws `NetlinkError` (with `notFound`,
+ * `exists` and `transient` to branch on) — no C pointer escapes a call.
+ *
+ * @example List the links and routes of the current network namespace (read-only)
+ * ```ts
+ * import { linkList, routeList, Socket } from "./mod.ts";
+ *
+ * using sock = Socket.open();
+ * for (const link of linkList(sock)) console.log(link.index, link.name, link.mac, link.up ? "UP" : "DOWN");
+ * console.log(routeList(sock, { family: 4 }).length, "IPv4 routes in the main table");
+ * ```
+ *
+ * @example Configure a pod through a socket opened inside its netns
+ * ```ts ignore
+ * import { addrAdd, linkSet, neighSet, routeAdd, Socket } from "./mod.ts";
+ *
+ * using pod = Socket.open("/run/netns/pod1"); // stays bound to pod1
+ * linkSet(pod, "eth0", { up: true, mtu: 1450 });
+ * addrAdd(pod, "eth0", "fd00:244:1::5/128", { nodad: true });
+ * routeAdd(pod, { dst: "169.254.1.1/32", link: "eth0", scope: "link" });
+ * routeAdd(pod, { dst: "0.0.0.0/0", gateway: "169.254.1.1", link: "eth0" });
+ * neighSet(pod, { link: "eth0", ip: "169.254.1.1", mac: "ee:ee:ee:00:00:01" }); // NUD_PERMANENT
+ * ```
+ *
+ * @example Branch on error kinds instead of matching strings
+ * ```ts
+ * import { linkByName, NetlinkError, Socket } from "./mod.ts";
+ *
+ * using sock = Socket.open();
+ * try {
+ *   linkByName(sock, "no-such-link");
+ * } catch (e) {
+ *   if (!(e instanceof NetlinkError && e.notFound)) throw e;
+ *   console.log(e.message); // "link show no-such-link: No such device (NLE 31)"
+ * }
+ * ```
+ *
+ * @module
+ */
+
+export * from "./netlink/mod.ts";
+export { CNI_VERSIONS, VERSION, type VersionInfo, versionInfo, versionLine } from "./core/version.ts";
