@@ -50,7 +50,9 @@ export async function main(args: string[], io: Io): Promise<number> {
   }
   const cmd = COMMANDS[first];
   if (!cmd || !Object.hasOwn(COMMANDS, first)) {
-    io.stderr(`podnet: unknown ${first.startsWith("-") ? "flag" : "command"} ${JSON.stringify(first)}; see podnet --help\n`);
+    io.stderr(
+      `podnet: unknown ${first.startsWith("-") ? "flag" : "command"} ${JSON.stringify(first)}; see podnet --help\n`,
+    );
     return 2;
   }
   try {

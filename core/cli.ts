@@ -59,6 +59,8 @@ export function strs(v: Values, name: string): string[] {
 export function int(cmd: string, v: Values, name: string, def: number): number {
   const x = str(v, name);
   if (x === undefined) return def;
-  if (!/^[0-9]{1,9}$/.test(x)) throw new UsageError(`podnet ${cmd}: --${name} wants a whole number, got ${JSON.stringify(x)}`);
+  if (!/^[0-9]{1,9}$/.test(x)) {
+    throw new UsageError(`podnet ${cmd}: --${name} wants a whole number, got ${JSON.stringify(x)}`);
+  }
   return Number(x);
 }

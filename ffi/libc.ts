@@ -5,25 +5,28 @@
  * @module
  */
 
-export const libc = Deno.dlopen("libc.so.6", {
-  setns: { parameters: ["i32", "i32"], result: "i32" },
-  open: { parameters: ["buffer", "i32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-  __errno_location: { parameters: [], result: "pointer" },
-  strerror: { parameters: ["i32"], result: "pointer" },
-  if_nametoindex: { parameters: ["buffer"], result: "u32" },
-  getpid: { parameters: [], result: "i32" },
-  gettid: { parameters: [], result: "i32" },
-  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  sendto: {
-    parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"],
-    result: "isize",
-  },
-  setsockopt: {
-    parameters: ["i32", "i32", "i32", "buffer", "u32"],
-    result: "i32",
-  },
-} as const satisfies Deno.ForeignLibraryInterface);
+export const libc = Deno.dlopen(
+  "libc.so.6",
+  {
+    setns: { parameters: ["i32", "i32"], result: "i32" },
+    open: { parameters: ["buffer", "i32"], result: "i32" },
+    close: { parameters: ["i32"], result: "i32" },
+    __errno_location: { parameters: [], result: "pointer" },
+    strerror: { parameters: ["i32"], result: "pointer" },
+    if_nametoindex: { parameters: ["buffer"], result: "u32" },
+    getpid: { parameters: [], result: "i32" },
+    gettid: { parameters: [], result: "i32" },
+    socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+    sendto: {
+      parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"],
+      result: "isize",
+    },
+    setsockopt: {
+      parameters: ["i32", "i32", "i32", "buffer", "u32"],
+      result: "i32",
+    },
+  } as const satisfies Deno.ForeignLibraryInterface,
+);
 
 /** open(2) flags and namespace constants from the kernel headers. */
 export const O_RDONLY = 0;

@@ -4,12 +4,20 @@
  * @module
  */
 
-import { IFA_F_NODAD, IFA_F_PERMANENT, IFA_F_TENTATIVE, libnl, libnlRoute, NLM_F_CREATE, NLM_F_REPLACE } from "../ffi/libnl.ts";
+import {
+  IFA_F_NODAD,
+  IFA_F_PERMANENT,
+  IFA_F_TENTATIVE,
+  libnl,
+  libnlRoute,
+  NLM_F_CREATE,
+  NLM_F_REPLACE,
+} from "../ffi/libnl.ts";
 import type { Family } from "./ip.ts";
-import { type LinkRef, linkByName } from "./link.ts";
+import { linkByName, type LinkRef } from "./link.ts";
 import { afOf, buildAddr, cidrOrThrow, dump, familyOf, type Ptr, readCidr, request } from "./object.ts";
 import type { Socket } from "./socket.ts";
-import { scopeName, scopeNumber, type Scope } from "./scope.ts";
+import { type Scope, scopeName, scopeNumber } from "./scope.ts";
 
 const r = libnlRoute.symbols;
 
@@ -69,7 +77,11 @@ export interface AddrOptions {
 
 function build(sock: Socket, link: LinkRef, cidr: string, action: string): { p: Ptr; free: () => void } {
   const c = cidrOrThrow(cidr, action);
-  const ifindex = typeof link === "number" ? link : typeof link === "object" ? link.index : linkByName(sock, link).index;
+  const ifindex = typeof link === "number"
+    ? link
+    : typeof link === "object"
+    ? link.index
+    : linkByName(sock, link).index;
   const p = r.rtnl_addr_alloc()!;
   const a = buildAddr(c, c.prefix);
   r.rtnl_addr_set_family(p, afOf(c.family));

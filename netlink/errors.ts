@@ -77,9 +77,7 @@ export const errorCallback: Deno.UnsafeCallback<{
   { parameters: ["pointer", "pointer", "pointer"], result: "i32" } as const,
   (_nla, nlerr) => {
     // struct nlmsgerr { int error; struct nlmsghdr msg; }
-    lastKernelErrno = nlerr === null
-      ? 0
-      : -new Deno.UnsafePointerView(nlerr).getInt32();
+    lastKernelErrno = nlerr === null ? 0 : -new Deno.UnsafePointerView(nlerr).getInt32();
     return NL_STOP;
   },
 );

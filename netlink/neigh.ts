@@ -20,7 +20,7 @@ import {
   NUD_STALE,
 } from "../ffi/libnl.ts";
 import type { Family } from "./ip.ts";
-import { type LinkRef, linkByName } from "./link.ts";
+import { linkByName, type LinkRef } from "./link.ts";
 import { afOf, buildAddr, buildMac, dump, familyOf, ipOrThrow, type Ptr, readIp, readMac, request } from "./object.ts";
 import type { Socket } from "./socket.ts";
 

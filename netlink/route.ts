@@ -15,8 +15,19 @@ import {
 } from "../ffi/libnl.ts";
 import { NetlinkError } from "./errors.ts";
 import type { Family } from "./ip.ts";
-import { type LinkRef, linkByName } from "./link.ts";
-import { afOf, buildAddr, cidrOrThrow, dump, familyOf, ipOrThrow, type Ptr, readCidr, readIp, request } from "./object.ts";
+import { linkByName, type LinkRef } from "./link.ts";
+import {
+  afOf,
+  buildAddr,
+  cidrOrThrow,
+  dump,
+  familyOf,
+  ipOrThrow,
+  type Ptr,
+  readCidr,
+  readIp,
+  request,
+} from "./object.ts";
 import {
   type Protocol,
   protocolName,
