@@ -100,7 +100,7 @@ export function parseCidr(s: string): Cidr | null {
 
 /** Formats address bytes (4 or 16) canonically. */
 export function formatIp(bytes: Uint8Array): string {
-  if (bytes.length === 4) return Array.from(bytes).join(".");
+  if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
   if (bytes.length !== 16) throw new RangeError(`not an IP address: ${bytes.length} bytes`);
   const g: number[] = [];
   for (let i = 0; i < 8; i++) g.push((bytes[2 * i]! << 8) | bytes[2 * i + 1]!);

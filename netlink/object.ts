@@ -55,8 +55,12 @@ export function cidrOrThrow(s: string, what: string): Cidr {
 function addrBytes(p: Ptr): Uint8Array {
   const n = libnl.symbols.nl_addr_get_len(p);
   const data = libnl.symbols.nl_addr_get_binary_addr(p);
-  if (n === 0 || data === null) return new Uint8Array(0);
-  return new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(data, n).slice(0));
+  const out = new Uint8Array(n <= 16 ? n : 0);
+  if (out.length === 0 || data === null) return out;
+  // Byte reads through one view beat creating an ArrayBuffer per address (hot in dumps).
+  const view = new Deno.UnsafePointerView(data);
+  for (let i = 0; i < out.length; i++) out[i] = view.getUint8(i);
+  return out;
 }
 
 /** Reads an nl_addr (borrowed) as an IP string, or null when empty. */

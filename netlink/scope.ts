@@ -11,9 +11,15 @@ export type Scope = "universe" | "site" | "link" | "host" | "nowhere" | number;
 const SCOPES: Record<string, number> = { universe: 0, site: 200, link: 253, host: 254, nowhere: 255 };
 
 /** Scope number → name (unknown numbers stay numbers). */
+const SCOPE_NAMES = invert<Scope>(SCOPES);
+
+/** Builds number → name once; dumps call the lookups per object. */
+function invert<T>(table: Record<string, number>): Map<number, T> {
+  return new Map(Object.entries(table).map(([k, v]) => [v, k as T]));
+}
+
 export function scopeName(n: number): Scope {
-  for (const [k, v] of Object.entries(SCOPES)) if (v === n) return k as Scope;
-  return n;
+  return SCOPE_NAMES.get(n) ?? n;
 }
 
 /** Scope name or number → number. */
@@ -26,9 +32,10 @@ export type Protocol = "unspec" | "redirect" | "kernel" | "boot" | "static" | "r
 
 const PROTOCOLS: Record<string, number> = { unspec: 0, redirect: 1, kernel: 2, boot: 3, static: 4, ra: 9, dhcp: 16 };
 
+const PROTOCOL_NAMES = invert<Protocol>(PROTOCOLS);
+
 export function protocolName(n: number): Protocol {
-  for (const [k, v] of Object.entries(PROTOCOLS)) if (v === n) return k as Protocol;
-  return n;
+  return PROTOCOL_NAMES.get(n) ?? n;
 }
 
 export function protocolNumber(p: Protocol): number {
@@ -60,9 +67,10 @@ const TYPES: Record<string, number> = {
   throw: 9,
 };
 
+const TYPE_NAMES = invert<RouteType>(TYPES);
+
 export function routeTypeName(n: number): RouteType {
-  for (const [k, v] of Object.entries(TYPES)) if (v === n) return k as RouteType;
-  return n;
+  return TYPE_NAMES.get(n) ?? n;
 }
 
 export function routeTypeNumber(t: RouteType): number {
