@@ -48,6 +48,7 @@ export interface NextHop {
   gateway: string | null;
   ifindex: number;
   onlink: boolean;
+  /** Multipath weight as `ip route` shows it (1–256; 1 for a single-path route). */
   weight: number;
 }
 
@@ -126,7 +127,7 @@ function toRoute(p: Ptr, f: RouteFilter): Route | null {
       gateway: readIp(r.rtnl_route_nh_get_gateway(nh)),
       ifindex: r.rtnl_route_nh_get_ifindex(nh),
       onlink: (r.rtnl_route_nh_get_flags(nh) & RTNH_F_ONLINK) !== 0,
-      weight: r.rtnl_route_nh_get_weight(nh),
+      weight: r.rtnl_route_nh_get_weight(nh) + 1, // raw rtnh_hops is weight - 1
     });
   }
   if (f.ifindex !== undefined && !nexthops.some((h) => h.ifindex === f.ifindex)) return null;
@@ -199,21 +200,25 @@ function buildRoute(sock: Socket, s: RouteSpec, action: string): Ptr {
     for (const h of hops) {
       const ifindex = linkIndex(sock, h.link, h.ifindex);
       if (!h.gateway && ifindex === null) continue; // blackhole & co. have no nexthop
+      // Validate before allocating, so a bad input cannot leak the nexthop.
+      const gw = h.gateway ? ipOrThrow(h.gateway, action) : null;
+      if (gw && gw.family !== dst.family) {
+        throw new NetlinkError(action, 7, 22, `gateway ${h.gateway} is not of the family of ${s.dst}`);
+      }
+      if (h.weight !== undefined && (!Number.isInteger(h.weight) || h.weight < 1 || h.weight > 256)) {
+        throw new NetlinkError(action, 7, 22, `invalid nexthop weight ${h.weight} (want 1-256)`);
+      }
       const nh = r.rtnl_route_nh_alloc()!;
       if (ifindex !== null) r.rtnl_route_nh_set_ifindex(nh, ifindex);
-      if (h.gateway) {
+      if (gw) {
         anyGateway = true;
-        const gw = ipOrThrow(h.gateway, action);
-        if (gw.family !== dst.family) {
-          r.rtnl_route_nh_free(nh);
-          throw new NetlinkError(action, 7, 22, `gateway ${h.gateway} is not of the family of ${s.dst}`);
-        }
         const a = buildAddr(gw);
         r.rtnl_route_nh_set_gateway(nh, a);
         libnl.symbols.nl_addr_put(a);
       }
       if (h.onlink) r.rtnl_route_nh_set_flags(nh, RTNH_F_ONLINK);
-      if (h.weight !== undefined) r.rtnl_route_nh_set_weight(nh, h.weight);
+      // libnl sends the weight as the raw rtnh_hops, which the kernel defines as weight - 1.
+      if (h.weight !== undefined) r.rtnl_route_nh_set_weight(nh, h.weight - 1);
       r.rtnl_route_add_nexthop(p, nh); // the route owns the nexthop now
     }
     const t = s.type === undefined ? 1 : routeTypeNumber(s.type);
