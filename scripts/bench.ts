@@ -1,0 +1,309 @@
+/**
+ * `deno task bench`: podnet side by side with the reference ptp plugin
+ * (/usr/lib/cni/ptp), both with host-local IPAM, interleaved ptp, podnet,
+ * ptp, podnet … in one run so machine noise hits both alike. Builds its own
+ * node netns world and removes it; pings only addresses inside it.
+ * Prints a markdown table and writes bench/results.json.
+ *
+ * Env: BENCH_N (samples per cell, default 20), BENCH_DS_N (dual-stack ptp
+ * samples, default 10: ptp waits ~2 s for DAD each), BENCH_SCALE (pods
+ * attached for the scale row, default 250).
+ *
+ * @module
+ */
+
+import { withNetns } from "../netlink/netns.ts";
+
+const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const N = Number(Deno.env.get("BENCH_N") ?? 20);
+const DS_N = Number(Deno.env.get("BENCH_DS_N") ?? 10);
+const SCALE = Number(Deno.env.get("BENCH_SCALE") ?? 250);
+const dec = new TextDecoder();
+const tag = `pnbench${Deno.pid.toString(36)}`;
+const made: string[] = [];
+const tmp = Deno.makeTempDirSync({ prefix: "podnet-bench-" });
+const NODE_ADDR4 = "192.0.2.1", NODE_ADDR6 = "2001:db8:ffff::1";
+
+type Plugin = "ptp" | "podnet";
+type Stack = "v4" | "ds";
+
+function sh(cmd: string, args: string[]): { ok: boolean; out: string } {
+  const o = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
+  return { ok: o.success, out: dec.decode(o.stdout) + dec.decode(o.stderr) };
+}
+
+function must(cmd: string, args: string[]): string {
+  const r = sh(cmd, args);
+  if (!r.ok) throw new Error(`${cmd} ${args.join(" ")}: ${r.out}`);
+  return r.out;
+}
+
+function netns(name: string): string {
+  const ns = `${tag}-${name}`;
+  must("ip", ["netns", "add", ns]);
+  made.push(ns);
+  return ns;
+}
+
+const binDir = `${tmp}/bin`;
+Deno.mkdirSync(binDir);
+Deno.symlinkSync(`${root}/bin/podnet`, `${binDir}/podnet`);
+const node = netns("node");
+const nodePath = `/run/netns/${node}`;
+must("ip", ["-n", node, "link", "set", "lo", "up"]);
+must("ip", ["-n", node, "addr", "add", `${NODE_ADDR4}/32`, "dev", "lo"]);
+must("ip", ["-n", node, "addr", "add", `${NODE_ADDR6}/128`, "dev", "lo"]);
+// The node forwards between pods (per-interface where the plugin sets it; ptp needs it node-wide).
+withNetns(nodePath, () => {
+  Deno.writeTextFileSync("/proc/sys/net/ipv4/ip_forward", "1");
+  Deno.writeTextFileSync("/proc/sys/net/ipv6/conf/all/forwarding", "1");
+});
+
+let subnetSeq = 0;
+function conf(plugin: Plugin, stack: Stack): string {
+  const i = subnetSeq++;
+  const ranges: unknown[] = [[{ subnet: `10.${100 + i}.0.0/16` }]];
+  if (stack === "ds") ranges.push([{ subnet: `fd00:${(100 + i).toString(16)}::/64` }]);
+  return JSON.stringify({
+    cniVersion: "1.0.0",
+    name: `bench${i}`,
+    type: plugin,
+    ...(plugin === "ptp" ? { ipMasq: false, mtu: 1500 } : {}),
+    ipam: { type: "host-local", ranges, dataDir: `${tmp}/ipam${i}` },
+  });
+}
+
+interface Call {
+  ms: number;
+  ok: boolean;
+  out: string;
+  peakRssKiB: number | null;
+}
+
+/** Runs a CNI command as a runtime would, forked from the JS thread while it is inside the node netns. */
+async function cni(
+  plugin: Plugin,
+  command: string,
+  config: string,
+  id: string,
+  podNs: string,
+  rss = false,
+): Promise<Call> {
+  const env = {
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: id,
+    CNI_NETNS: `/run/netns/${podNs}`,
+    CNI_IFNAME: "eth0",
+    CNI_PATH: `${binDir}:/usr/lib/cni`,
+    PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
+  };
+  const exe = plugin === "ptp" ? "/usr/lib/cni/ptp" : `${binDir}/podnet`;
+  const cmd = rss ? "/usr/bin/time" : exe;
+  const args = rss ? ["-f", "PEAKRSS %M", exe] : [];
+  const t = performance.now();
+  const p = withNetns(
+    nodePath,
+    () =>
+      new Deno.Command(cmd, { args, env, clearEnv: true, cwd: "/", stdin: "piped", stdout: "piped", stderr: "piped" })
+        .spawn(),
+  );
+  const w = p.stdin.getWriter();
+  await w.write(new TextEncoder().encode(config));
+  await w.close();
+  const o = await p.output();
+  const ms = performance.now() - t;
+  const err = dec.decode(o.stderr);
+  const m = err.match(/PEAKRSS (\d+)/);
+  return { ms, ok: o.success, out: dec.decode(o.stdout) + err, peakRssKiB: m ? Number(m[1]) : null };
+}
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+}
+
+let podSeq = 0;
+function pod(): string {
+  return netns(`p${podSeq++}`);
+}
+
+function dropNetns(ns: string): void {
+  sh("ip", ["netns", "del", ns]);
+  made.splice(made.indexOf(ns), 1);
+}
+
+interface Row {
+  name: string;
+  ptp: number[];
+  podnet: number[];
+  unit: string;
+}
+const rows: Row[] = [];
+
+/** ADD then DEL, interleaved ptp/podnet, `n` times; fills the ADD and DEL rows. */
+async function addDel(stack: Stack, n: number): Promise<void> {
+  const add: Row = { name: `${stack === "v4" ? "IPv4" : "dual-stack"} ADD`, ptp: [], podnet: [], unit: "ms" };
+  const del: Row = { name: `${stack === "v4" ? "IPv4" : "dual-stack"} DEL`, ptp: [], podnet: [], unit: "ms" };
+  const confs = { ptp: conf("ptp", stack), podnet: conf("podnet", stack) };
+  for (let i = 0; i < n; i++) {
+    for (const plugin of ["ptp", "podnet"] as const) {
+      const ns = pod();
+      const id = `${plugin}-${stack}-${i}`;
+      const a = await cni(plugin, "ADD", confs[plugin], id, ns);
+      if (!a.ok) throw new Error(`${plugin} ADD failed: ${a.out}`);
+      add[plugin].push(a.ms);
+      const d = await cni(plugin, "DEL", confs[plugin], id, ns);
+      if (!d.ok) throw new Error(`${plugin} DEL failed: ${d.out}`);
+      del[plugin].push(d.ms);
+      dropNetns(ns);
+    }
+  }
+  rows.push(add, del);
+}
+
+/** ADD latency with `count` pods of the same plugin already attached vs none. */
+async function scale(count: number, n: number): Promise<void> {
+  const empty: Row = { name: "IPv4 ADD, 0 pods attached", ptp: [], podnet: [], unit: "ms" };
+  const busy: Row = { name: `IPv4 ADD, ${count} pods attached`, ptp: [], podnet: [], unit: "ms" };
+  const confs = { ptp: conf("ptp", "v4"), podnet: conf("podnet", "v4") };
+  const live: { plugin: Plugin; id: string; ns: string }[] = [];
+  for (let i = 0; i < n; i++) {
+    for (const plugin of ["ptp", "podnet"] as const) {
+      const ns = pod();
+      const a = await cni(plugin, "ADD", confs[plugin], `e-${plugin}-${i}`, ns);
+      if (!a.ok) throw new Error(`${plugin} ADD failed: ${a.out}`);
+      empty[plugin].push(a.ms);
+      await cni(plugin, "DEL", confs[plugin], `e-${plugin}-${i}`, ns);
+      dropNetns(ns);
+    }
+  }
+  for (let i = 0; i < count; i++) {
+    for (const plugin of ["ptp", "podnet"] as const) {
+      const ns = pod();
+      const a = await cni(plugin, "ADD", confs[plugin], `s-${plugin}-${i}`, ns);
+      if (!a.ok) throw new Error(`${plugin} ADD (filling) failed: ${a.out}`);
+      live.push({ plugin, id: `s-${plugin}-${i}`, ns });
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    for (const plugin of ["ptp", "podnet"] as const) {
+      const ns = pod();
+      const a = await cni(plugin, "ADD", confs[plugin], `b-${plugin}-${i}`, ns);
+      if (!a.ok) throw new Error(`${plugin} ADD failed: ${a.out}`);
+      busy[plugin].push(a.ms);
+      await cni(plugin, "DEL", confs[plugin], `b-${plugin}-${i}`, ns);
+      dropNetns(ns);
+    }
+  }
+  for (const l of live) {
+    await cni(l.plugin, "DEL", confs[l.plugin], l.id, l.ns);
+    dropNetns(l.ns);
+  }
+  rows.push(empty, busy);
+}
+
+/** Time from ADD returning to the first successful ping pod → node, and one ADD's peak RSS. */
+async function firstPingAndRss(n: number): Promise<void> {
+  const ping: Row = { name: "ADD return → first ping to node ok", ptp: [], podnet: [], unit: "ms" };
+  const rss: Row = { name: "peak RSS of one ADD", ptp: [], podnet: [], unit: "MiB" };
+  const confs = { ptp: conf("ptp", "v4"), podnet: conf("podnet", "v4") };
+  for (let i = 0; i < n; i++) {
+    for (const plugin of ["ptp", "podnet"] as const) {
+      const ns = pod();
+      const a = await cni(plugin, "ADD", confs[plugin], `f-${plugin}-${i}`, ns, true);
+      if (!a.ok) throw new Error(`${plugin} ADD failed: ${a.out}`);
+      const t = performance.now();
+      let ok = false;
+      for (let k = 0; k < 50 && !ok; k++) ok = sh("ip", ["netns", "exec", ns, "ping", "-c1", "-W1", NODE_ADDR4]).ok;
+      if (!ok) throw new Error(`${plugin}: pod never reached the node`);
+      ping[plugin].push(performance.now() - t);
+      if (a.peakRssKiB !== null) rss[plugin].push(a.peakRssKiB / 1024);
+      await cni(plugin, "DEL", confs[plugin], `f-${plugin}-${i}`, ns);
+      dropNetns(ns);
+    }
+  }
+  rows.push(ping, rss);
+}
+
+/** The runtime floor: `bin/podnet --version` and `deno run` of an empty file. */
+function floor(n: number): { podnetVersion: number[]; denoEmpty: number[] } {
+  const deno = Deno.execPath();
+  const empty = `${tmp}/empty.ts`;
+  Deno.writeTextFileSync(empty, "");
+  const out = { podnetVersion: [] as number[], denoEmpty: [] as number[] };
+  const time = (cmd: string, args: string[]): number => {
+    const t = performance.now();
+    must(cmd, args);
+    return performance.now() - t;
+  };
+  time(`${root}/bin/podnet`, ["--version"]);
+  for (let i = 0; i < n; i++) {
+    out.podnetVersion.push(time(`${root}/bin/podnet`, ["--version"]));
+    out.denoEmpty.push(time(deno, ["run", "--no-config", "--quiet", empty]));
+  }
+  return out;
+}
+
+const f2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(x < 10 ? 2 : 1) : "–");
+
+try {
+  const t0 = performance.now();
+  await addDel("v4", N);
+  await addDel("ds", DS_N);
+  await scale(SCALE, Math.min(N, 10));
+  await firstPingAndRss(Math.min(N, 10));
+  const fl = floor(N);
+  const lines = [
+    `podnet vs /usr/lib/cni/ptp, interleaved in one run (${new Date().toISOString()}, ${Deno.build.target}, ` +
+    `${navigator.hardwareConcurrency} cores); ratio = podnet p50 / ptp p50`,
+    "",
+    "| measure | ptp p50 | ptp p90 | podnet p50 | podnet p90 | ratio | n |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  for (const r of rows) {
+    const [a, b] = [pct(r.ptp, 50), pct(r.podnet, 50)];
+    lines.push(
+      `| ${r.name} (${r.unit}) | ${f2(a)} | ${f2(pct(r.ptp, 90))} | ${f2(b)} | ${f2(pct(r.podnet, 90))} | ${
+        f2(b / a)
+      } | ${r.podnet.length} |`,
+    );
+  }
+  const floorRatio = pct(fl.podnetVersion, 50) / pct(fl.denoEmpty, 50);
+  lines.push(
+    `| runtime floor: bin/podnet --version vs deno run empty.ts (ms) | ${f2(pct(fl.denoEmpty, 50))} | ${
+      f2(pct(fl.denoEmpty, 90))
+    } | ${f2(pct(fl.podnetVersion, 50))} | ${f2(pct(fl.podnetVersion, 90))} | ${f2(floorRatio)} | ${N} |`,
+  );
+  const v4add = rows.find((r) => r.name === "IPv4 ADD")!;
+  lines.push(
+    "",
+    `IPv4 ADD p50 / runtime floor (deno run empty.ts): ${f2(pct(v4add.podnet, 50) / pct(fl.denoEmpty, 50))}`,
+    `total bench time ${(performance.now() - t0) / 1000 | 0} s`,
+  );
+  console.log(lines.join("\n"));
+  Deno.mkdirSync(`${root}/bench`, { recursive: true });
+  Deno.writeTextFileSync(
+    `${root}/bench/results.json`,
+    JSON.stringify(
+      {
+        at: new Date().toISOString(),
+        rows: rows.map((r) => ({
+          name: r.name,
+          unit: r.unit,
+          ptp: { p50: pct(r.ptp, 50), p90: pct(r.ptp, 90), n: r.ptp.length },
+          podnet: { p50: pct(r.podnet, 50), p90: pct(r.podnet, 90), n: r.podnet.length },
+          ratio: pct(r.podnet, 50) / pct(r.ptp, 50),
+        })),
+        floor: {
+          podnetVersion: { p50: pct(fl.podnetVersion, 50), p90: pct(fl.podnetVersion, 90) },
+          denoEmpty: { p50: pct(fl.denoEmpty, 50), p90: pct(fl.denoEmpty, 90) },
+        },
+      },
+      null,
+      2,
+    ) + "\n",
+  );
+} finally {
+  for (const ns of made.reverse()) sh("ip", ["netns", "del", ns]);
+  Deno.removeSync(tmp, { recursive: true });
+}
