@@ -15,7 +15,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
     try {
       let off = 0;
       while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
-      f.chmodSync(mode); // the umask may have narrowed or widened nothing; be exact
+      Deno.chmodSync(tmp, mode); // the umask may have narrowed the mode; be exact (FsFile has no chmodSync)
       f.syncSync();
     } finally {
       f.close();
