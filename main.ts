@@ -19,6 +19,18 @@ const COMMANDS: Record<string, Command> = {
     summary: "print version facts (--json for machine-readable)",
     run: async (args, io) => (await import("./core/version_cmd.ts")).versionCommand(args, io),
   },
+  capture: {
+    summary: "record a netns's links, addresses, routes and gateway MACs as podnet.capture/v1 JSON",
+    run: async (args, io) => (await import("./sandbox/capture.ts")).captureCommand(args, io),
+  },
+  restore: {
+    summary: "reinstall a snapshot (move link, addresses, routes, NUD_PERMANENT gateway pins)",
+    run: async (args, io) => (await import("./sandbox/restore.ts")).restoreCommand(args, io),
+  },
+  hook: {
+    summary: "OCI prestart/createRuntime hook: capture + restore into the sandbox netns (state on stdin)",
+    run: async (args, io) => (await import("./sandbox/hook.ts")).hookCommand(args, io),
+  },
 };
 
 function usage(): string {
