@@ -31,6 +31,18 @@ const COMMANDS: Record<string, Command> = {
     summary: "OCI prestart/createRuntime hook: capture + restore into the sandbox netns (state on stdin)",
     run: async (args, io) => (await import("./sandbox/hook.ts")).hookCommand(args, io),
   },
+  install: {
+    summary: "install podnet on this node: CNI binary, 10-podnet.conflist, OCI hook (atomic; --dry-run)",
+    run: async (args, io) => (await import("./ops/install.ts")).installCommand(args, io),
+  },
+  uninstall: {
+    summary: "remove what install wrote (only files still as installed)",
+    run: async (args, io) => (await import("./ops/install.ts")).uninstallCommand(args, io),
+  },
+  status: {
+    summary: "attachments on this node and drift, from kernel state (--json; exit 1 on drift)",
+    run: async (args, io) => (await import("./ops/status.ts")).statusCommand(args, io),
+  },
 };
 
 function usage(): string {

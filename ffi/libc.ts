@@ -25,6 +25,8 @@ export const libc = Deno.dlopen(
       parameters: ["i32", "i32", "i32", "buffer", "u32"],
       result: "i32",
     },
+    // RTM_GETNSID has no libnl helper (ops/nsid.ts speaks it over a raw netlink socket).
+    recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
   } as const satisfies Deno.ForeignLibraryInterface,
 );
 
