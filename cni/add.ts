@@ -1,0 +1,246 @@
+/**
+ * CNI ADD: a routed veth from the node netns (the one podnet runs in) into
+ * the pod netns, addresses from IPAM, link-local gateways. Every step that
+ * changes something registers its undo first; any failure rolls back all of
+ * it, IPAM lease included.
+ *
+ * Netlink use is kept to one socket per netns and no table dumps: the veth is
+ * created with its peer already inside the pod netns (one request), the host
+ * end is configured with one RTM_NEWLINK, and the pod end's index comes from
+ * the host end's IFLA_LINK instead of a lookup.
+ *
+ * @module
+ */
+
+import {
+  addrAdd,
+  isCurrentNetns,
+  type Link,
+  linkAddVeth,
+  linkDel,
+  linkFind,
+  linkSet,
+  neighSet,
+  NetlinkError,
+  parseCidr,
+  routeAdd,
+  Socket,
+  sysctlRead,
+  sysctlWrite,
+  withNetns,
+} from "../netlink/mod.ts";
+import { checkAliasLength } from "./config.ts";
+import { type Ctx, GW4, GW6 } from "./context.ts";
+import { CniError, ERR } from "./errors.ts";
+import { Ipam } from "./ipam.ts";
+import { hostAlias, hostEnd } from "./names.ts";
+import { familyOfCidr, parseResult, type Result, type ResultRoute } from "./result.ts";
+import { Rollback } from "./rollback.ts";
+
+/** Opens a socket inside CNI_NETNS after checking it exists and is not the plugin's own netns. */
+export function openPodSocket(netns: string): Socket {
+  let own: boolean;
+  try {
+    own = isCurrentNetns(netns);
+  } catch (e) {
+    throw new CniError(ERR.invalidEnv, `CNI_NETNS ${netns} does not exist or is not readable`, String(e));
+  }
+  if (own) throw new CniError(ERR.invalidEnv, `CNI_NETNS ${netns} is the plugin's own network namespace`);
+  try {
+    return Socket.open(netns);
+  } catch (e) {
+    throw new CniError(ERR.invalidEnv, `CNI_NETNS ${netns} is not a network namespace`, String(e));
+  }
+}
+
+/** Whether `pod` (in the pod netns) is the peer of `host` (in the node netns). */
+export function isPeer(host: Link, pod: Link): boolean {
+  return host.kind === "veth" && pod.kind === "veth" && host.parentIndex === pod.index &&
+    pod.parentIndex === host.index;
+}
+
+function ipOf(cidr: string): string {
+  return cidr.slice(0, cidr.indexOf("/"));
+}
+
+/** Runs ADD; returns the result in podnet's internal shape. */
+export async function cmdAdd(ctx: Ctx): Promise<Result> {
+  const { env, conf, log, seam } = ctx;
+  checkAliasLength(conf.name, env.containerId, env.ifname);
+  const alias = hostAlias(conf.name, env.containerId, env.ifname);
+  const host = await hostEnd(conf.hostInterfacePrefix, env.containerId, env.ifname);
+  using pod = openPodSocket(env.netns);
+  using node = Socket.open();
+
+  const existingPod = linkFind(pod, env.ifname);
+  const existingHost = linkFind(node, host.name);
+  let replacedLeftover = false;
+  if (existingHost !== null) {
+    if (existingHost.alias !== alias) {
+      throw new CniError(
+        ERR.internal,
+        `host interface ${host.name} already exists and is not this attachment's`,
+        `its alias is ${JSON.stringify(existingHost.alias)}, expected ${JSON.stringify(alias)}`,
+      );
+    }
+    if (existingPod !== null && !isPeer(existingHost, existingPod)) {
+      throw new CniError(ERR.invalidEnv, `interface ${env.ifname} already exists in ${env.netns}`);
+    }
+    // Left over by an ADD that was killed before it finished or rolled back: replace it.
+    log.warn("replacing leftover host interface", { host: host.name });
+    try {
+      linkDel(node, existingHost);
+    } catch (e) {
+      if (!(e instanceof NetlinkError && e.notFound)) throw e;
+    }
+    replacedLeftover = true;
+  } else if (existingPod !== null) {
+    throw new CniError(ERR.invalidEnv, `interface ${env.ifname} already exists in ${env.netns}`);
+  }
+
+  const ipam = await Ipam.open(conf, env);
+  // The leftover's lease has the same containerID/ifname; host-local refuses a second one.
+  if (replacedLeftover) await ipam.del();
+  const undo = new Rollback();
+  try {
+    const ipamResult = await ipam.add();
+    undo.push(`IPAM ${ipam.type} DEL`, () => ipam.del());
+    seam("ipam");
+
+    const ips = ipamResult.ips.map((i) => ({ ...i, family: familyOfCidr(i.address) }));
+    const has4 = ips.some((i) => i.family === 4), has6 = ips.some((i) => i.family === 6);
+    if (!has4 && !has6) throw new CniError(ERR.internal, `IPAM plugin ${ipam.type} returned no addresses`);
+
+    const hostLink = linkAddVeth(node, {
+      name: host.name,
+      peerName: env.ifname,
+      peerNetns: env.netns,
+      mac: host.mac,
+      peerMac: host.podMac,
+      ...(conf.mtu !== null ? { mtu: conf.mtu } : {}),
+    });
+    // Everything below lives on the veth (per-interface sysctls, addresses, host and pod routes,
+    // pinned neighbors) and goes away with it, so one undo covers them all.
+    undo.push(`delete veth ${host.name}`, () => {
+      try {
+        linkDel(node, hostLink);
+      } catch (e) {
+        if (!(e instanceof NetlinkError && e.notFound)) throw e;
+      }
+    });
+    seam("veth");
+    const podLink = { index: hostLink.parentIndex, name: env.ifname };
+
+    // Host end: addrgenmode none keeps the kernel from adding an EUI-64 link-local next to fe80::1.
+    linkSet(node, hostLink, { alias, addrGenMode: "none", up: true });
+    if (has6) addrAdd(node, hostLink, `${GW6}/64`, { nodad: true });
+    seam("host-link");
+
+    if (has4) sysctlWrite(`net/ipv4/conf/${host.name}/forwarding`, 1);
+    if (has6) enableIpv6Forwarding(host.name, ctx);
+    if (has4 && conf.gatewayMode === "proxy-arp") {
+      // proxy_delay first: with the default (up to 0.8 s random delay) the first ARP reply is late.
+      sysctlWrite(`net/ipv4/neigh/${host.name}/proxy_delay`, 0);
+      sysctlWrite(`net/ipv4/conf/${host.name}/proxy_arp`, 1);
+    }
+    seam("host-sysctl");
+
+    for (const ip of ips) {
+      const full = ip.family === 4 ? 32 : 128;
+      routeAdd(node, { dst: `${ipOf(ip.address)}/${full}`, link: hostLink, scope: "link" });
+    }
+    seam("host-routes");
+
+    // Pod end. DAD off before the link comes up, so its kernel link-local is usable at once too.
+    if (has6) withNetns(env.netns, () => sysctlWrite(`net/ipv6/conf/${env.ifname}/accept_dad`, 0));
+    linkSet(pod, podLink, { up: true });
+    seam("pod-link");
+
+    const podIps = ips.map((ip) => {
+      const cidr = `${ipOf(ip.address)}/${ip.family === 4 ? 32 : 128}`;
+      addrAdd(pod, podLink, cidr, ip.family === 6 ? { nodad: true } : {});
+      return { address: cidr, gateway: ip.family === 4 ? GW4 : GW6, interface: 1, family: ip.family };
+    });
+    seam("pod-addrs");
+
+    const routes = podRoutes(ipamResult, has4, has6);
+    const pin = conf.gatewayMode === "static-neighbor";
+    if (has4) {
+      routeAdd(pod, { dst: `${GW4}/32`, link: podLink, scope: "link" });
+      if (pin) neighSet(pod, { link: podLink, ip: GW4, mac: host.mac });
+    }
+    if (has6 && pin) neighSet(pod, { link: podLink, ip: GW6, mac: host.mac });
+    for (const r of routes) routeAdd(pod, { dst: r.dst, gateway: r.gw!, link: podLink });
+    seam("pod-routes");
+
+    const mtu = hostLink.mtu;
+    const result: Result = {
+      cniVersion: conf.cniVersion,
+      interfaces: [
+        { name: host.name, mac: host.mac, mtu },
+        { name: env.ifname, mac: host.podMac, mtu, sandbox: env.netns },
+      ],
+      ips: podIps.map(({ address, gateway, interface: i }) => ({ address, gateway, interface: i })),
+      routes,
+      dns: conf.dns ?? ipamResult.dns,
+    };
+    seam("result");
+    return conf.prevResult ? chain(parseResult(conf.prevResult, "prevResult"), result) : result;
+  } catch (e) {
+    const failed = await undo.run();
+    if (failed.length) log.error("rollback incomplete", { failed });
+    throw e;
+  }
+}
+
+/**
+ * The pod's routes: one default per family via the link-local gateway (an
+ * IPAM default merges into it), then IPAM's other routes via the same
+ * gateway. Routes of a family without an address are dropped.
+ */
+function podRoutes(ipam: Result, has4: boolean, has6: boolean): ResultRoute[] {
+  const out: ResultRoute[] = [];
+  if (has4) out.push({ dst: "0.0.0.0/0", gw: GW4 });
+  if (has6) out.push({ dst: "::/0", gw: GW6 });
+  const seen = new Set(out.map((r) => r.dst));
+  for (const r of ipam.routes) {
+    const fam = parseCidr(r.dst)?.family;
+    if ((fam === 4 && !has4) || (fam === 6 && !has6) || seen.has(r.dst)) continue;
+    seen.add(r.dst);
+    out.push({ dst: r.dst, gw: fam === 4 ? GW4 : GW6 });
+  }
+  return out;
+}
+
+/**
+ * IPv6 forwarding without touching `all.forwarding`: `force_forwarding` on
+ * the host end (kernel >= 6.17); on older kernels the per-interface
+ * `forwarding`, which forwards only when `all.forwarding` is on — then warn.
+ */
+function enableIpv6Forwarding(ifname: string, ctx: Ctx): void {
+  try {
+    sysctlWrite(`net/ipv6/conf/${ifname}/force_forwarding`, 1);
+    return;
+  } catch (e) {
+    if (!(e instanceof NetlinkError && e.notFound)) throw e;
+  }
+  sysctlWrite(`net/ipv6/conf/${ifname}/forwarding`, 1);
+  if (sysctlRead("net/ipv6/conf/all/forwarding") === "0") {
+    ctx.log.warn(
+      "IPv6 pods are not forwarded: this kernel has no per-interface force_forwarding and net.ipv6.conf.all.forwarding is 0",
+      { host: ifname },
+    );
+  }
+}
+
+/** Appends podnet's part to the result of an earlier plugin in the chain. */
+function chain(prev: Result, mine: Result): Result {
+  const off = prev.interfaces.length;
+  return {
+    cniVersion: mine.cniVersion,
+    interfaces: [...prev.interfaces, ...mine.interfaces],
+    ips: [...prev.ips, ...mine.ips.map((i) => ({ ...i, interface: (i.interface ?? 0) + off }))],
+    routes: [...prev.routes, ...mine.routes],
+    dns: Object.keys(mine.dns).length ? mine.dns : prev.dns,
+  };
+}

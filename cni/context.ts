@@ -1,0 +1,23 @@
+/**
+ * What every CNI command handler gets: the parsed environment and config, the
+ * logger and the test seams.
+ *
+ * @module
+ */
+
+import type { Logger } from "../core/log.ts";
+import type { CniEnv, NetConf } from "./config.ts";
+import type { Seam } from "./seams.ts";
+
+/** One invocation's context. */
+export interface Ctx {
+  env: CniEnv;
+  conf: NetConf;
+  log: Logger;
+  seam: Seam;
+}
+
+/** The pod's link-local IPv4 gateway (answered by the host end; Calico uses the same). */
+export const GW4 = "169.254.1.1";
+/** The pod's IPv6 gateway, an address of the host end. */
+export const GW6 = "fe80::1";

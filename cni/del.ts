@@ -1,0 +1,36 @@
+/**
+ * CNI DEL: removes the host end (its peer, host routes and per-interface
+ * sysctls go with it) and always releases the IPAM lease. Succeeds when the
+ * netns, the link or the lease is already gone, when called twice, and for a
+ * container that was never added (spec: DEL must be idempotent).
+ *
+ * @module
+ */
+
+import { linkDel, linkFind, NetlinkError, Socket } from "../netlink/mod.ts";
+import type { Ctx } from "./context.ts";
+import { Ipam } from "./ipam.ts";
+import { hostAlias, hostEnd } from "./names.ts";
+
+/** Runs DEL. */
+export async function cmdDel(ctx: Ctx): Promise<void> {
+  const { env, conf, log } = ctx;
+  const host = await hostEnd(conf.hostInterfacePrefix, env.containerId, env.ifname);
+  const alias = hostAlias(conf.name, env.containerId, env.ifname);
+  {
+    using node = Socket.open();
+    const link = linkFind(node, host.name);
+    if (link !== null && link.alias === alias) {
+      try {
+        linkDel(node, link);
+      } catch (e) {
+        if (!(e instanceof NetlinkError && e.notFound)) throw e;
+      }
+    } else if (link !== null) {
+      // Same name, other owner: not ours to delete (hash collision or a foreign link).
+      log.warn("host interface belongs to another attachment; left alone", { host: host.name, alias: link.alias });
+    }
+  }
+  const ipam = await Ipam.open(conf, env);
+  await ipam.del();
+}

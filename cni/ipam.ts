@@ -1,0 +1,193 @@
+/**
+ * IPAM delegation: the plugin named by `ipam.type` is executed from CNI_PATH
+ * with the same CNI_* environment and the same config on stdin. Its CNI
+ * version may be older than the runtime's (Debian's host-local stops at
+ * 1.0.0), so podnet asks it for VERSION first and speaks the highest version
+ * both sides support, converting the result.
+ *
+ * @module
+ */
+
+import { CNI_VERSIONS } from "../core/version.ts";
+import { type Attachment, type CniEnv, type NetConf, versionAtLeast, versionNumber } from "./config.ts";
+import { CniError, ERR } from "./errors.ts";
+import { formatResult, parseResult, type Result } from "./result.ts";
+
+/** What a plugin process returned. */
+interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Finds `type` in the CNI_PATH directories (first match wins, as libcni does). */
+export function findPlugin(type: string, path: string[]): string {
+  for (const dir of path) {
+    const p = `${dir.replace(/\/+$/, "")}/${type}`;
+    try {
+      const st = Deno.statSync(p);
+      if (st.isFile && ((st.mode ?? 0o111) & 0o111) !== 0) return p;
+    } catch {
+      // not in this directory
+    }
+  }
+  throw new CniError(ERR.io, `IPAM plugin ${JSON.stringify(type)} not found in CNI_PATH`, `searched ${path.join(":")}`);
+}
+
+/**
+ * The version to speak with a plugin that supports `theirs`: the requested
+ * version when it does (the config then goes through unchanged), else the
+ * highest older version both support. Null when there is none.
+ */
+export function pickVersion(requested: string, theirs: string[]): string | null {
+  if (theirs.includes(requested)) return requested;
+  const req = versionNumber(requested) ?? 0;
+  const both = CNI_VERSIONS.filter((v) => theirs.includes(v) && (versionNumber(v) ?? 0) <= req);
+  return both.at(-1) ?? null;
+}
+
+/** A negotiated IPAM plugin for one invocation. */
+export class Ipam {
+  readonly type: string;
+  readonly bin: string;
+  /** The CNI version spoken with the plugin. */
+  readonly version: string;
+  readonly #env: CniEnv;
+  readonly #conf: NetConf;
+
+  private constructor(type: string, bin: string, version: string, env: CniEnv, conf: NetConf) {
+    this.type = type;
+    this.bin = bin;
+    this.version = version;
+    this.#env = env;
+    this.#conf = conf;
+  }
+
+  /** Finds the plugin and negotiates the version (one VERSION exec). */
+  static async open(conf: NetConf, env: CniEnv): Promise<Ipam> {
+    const bin = findPlugin(conf.ipamType, env.path);
+    const ran = await exec(bin, versionEnv(env), JSON.stringify({ cniVersion: conf.cniVersion }));
+    let theirs: string[] = ["0.1.0", "0.2.0"]; // what a plugin without VERSION support speaks (spec)
+    if (ran.code === 0) {
+      try {
+        const v = JSON.parse(ran.stdout) as { supportedVersions?: unknown };
+        if (Array.isArray(v.supportedVersions)) theirs = v.supportedVersions.filter((x) => typeof x === "string");
+      } catch {
+        // keep the spec's default
+      }
+    }
+    const version = pickVersion(conf.cniVersion, theirs);
+    if (version === null) {
+      throw new CniError(
+        ERR.incompatibleVersion,
+        `IPAM plugin ${conf.ipamType} supports no CNI version podnet can speak at or below ${conf.cniVersion}`,
+        `it supports ${theirs.join(", ")}`,
+      );
+    }
+    return new Ipam(conf.ipamType, bin, version, env, conf);
+  }
+
+  /** Whether the spoken version has GC and STATUS (1.1.0+). */
+  get hasGcStatus(): boolean {
+    return versionAtLeast(this.version, "1.1.0");
+  }
+
+  #stdin(extra: Record<string, unknown> = {}): string {
+    const o: Record<string, unknown> = { ...this.#conf.raw, cniVersion: this.version, ...extra };
+    // A prevResult must be in the version the plugin speaks (it decodes it by cniVersion).
+    if (o.prevResult && typeof o.prevResult === "object") {
+      o.prevResult = formatResult(parseResult(o.prevResult, "prevResult"), this.version);
+    }
+    return JSON.stringify(o);
+  }
+
+  async #run(command: string, overrides: Partial<CniEnv>, stdin: string): Promise<string> {
+    const env = { ...this.#env, ...overrides, command } as CniEnv;
+    const ran = await exec(this.bin, cniEnvVars(env), stdin);
+    if (ran.code === 0) return ran.stdout;
+    throw pluginError(this.type, command, ran);
+  }
+
+  /** IPAM ADD; the result in podnet's internal shape. */
+  async add(): Promise<Result> {
+    const out = await this.#run("ADD", {}, this.#stdin());
+    let v: unknown;
+    try {
+      v = JSON.parse(out);
+    } catch {
+      throw new CniError(ERR.internal, `IPAM plugin ${this.type} printed no JSON result for ADD`);
+    }
+    return parseResult(v, `IPAM plugin ${this.type}'s result`);
+  }
+
+  /** IPAM DEL, for this container or the given attachment. */
+  async del(att?: Attachment): Promise<void> {
+    const o: Partial<CniEnv> = att ? { containerId: att.containerID, ifname: att.ifname, netns: "" } : {};
+    await this.#run("DEL", o, this.#stdin());
+  }
+
+  /** IPAM CHECK (0.4.0+), with the given prevResult. */
+  async check(prevResult: Record<string, unknown>): Promise<void> {
+    await this.#run("CHECK", {}, this.#stdin({ prevResult }));
+  }
+
+  /** IPAM GC (1.1.0+) with the attachments still in use. */
+  async gc(valid: Attachment[]): Promise<void> {
+    await this.#run("GC", {}, this.#stdin({ "cni.dev/valid-attachments": valid }));
+  }
+
+  /** IPAM STATUS (1.1.0+). */
+  async status(): Promise<void> {
+    await this.#run("STATUS", {}, this.#stdin());
+  }
+}
+
+function versionEnv(env: CniEnv): Record<string, string> {
+  return cniEnvVars({ ...env, command: "VERSION" });
+}
+
+/** The CNI_* variables for a delegated call; unset ones are passed empty so inherited values cannot leak in. */
+function cniEnvVars(env: CniEnv): Record<string, string> {
+  return {
+    CNI_COMMAND: env.command,
+    CNI_CONTAINERID: env.containerId,
+    CNI_NETNS: env.netns,
+    CNI_IFNAME: env.ifname,
+    CNI_ARGS: env.args,
+    CNI_PATH: env.path.join(":"),
+  };
+}
+
+function pluginError(type: string, command: string, ran: Ran): CniError {
+  try {
+    const e = JSON.parse(ran.stdout) as { code?: unknown; msg?: unknown; details?: unknown };
+    if (typeof e.code === "number" && typeof e.msg === "string") {
+      return new CniError(
+        e.code,
+        `IPAM plugin ${type} ${command} failed: ${e.msg}`,
+        typeof e.details === "string" ? e.details : "",
+      );
+    }
+  } catch {
+    // not a CNI error object; fall through
+  }
+  const tail = ran.stderr.trim().split("\n").slice(-3).join(" | ").slice(0, 500);
+  return new CniError(ERR.internal, `IPAM plugin ${type} ${command} exited with status ${ran.code}`, tail);
+}
+
+/** Runs a plugin binary with `env` added to this process's environment and `stdin` fed in. */
+async function exec(bin: string, env: Record<string, string>, stdin: string): Promise<Ran> {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(bin, { env, cwd: "/", stdin: "piped", stdout: "piped", stderr: "piped" }).spawn();
+  } catch (e) {
+    throw new CniError(ERR.io, `cannot execute ${bin}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const w = child.stdin.getWriter();
+  // A plugin that exits without reading stdin closes the pipe; its exit status tells the story.
+  await w.write(new TextEncoder().encode(stdin)).catch(() => {});
+  await w.close().catch(() => {});
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}

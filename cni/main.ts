@@ -1,0 +1,135 @@
+/**
+ * podnet as a CNI plugin: reads CNI_* and the config, runs the command, prints
+ * the result or the spec's error object on stdout, and writes one structured
+ * log line per operation. Only what ADD needs is imported up front; the other
+ * commands and `--help` load their code on demand.
+ *
+ * @module
+ */
+
+import type { Io } from "../core/io.ts";
+import { fileLogger, Logger } from "../core/log.ts";
+import { CNI_VERSIONS } from "../core/version.ts";
+import { type CniEnv, decodeConfig, type NetConf, parseConfig, parseEnv } from "./config.ts";
+import type { Ctx } from "./context.ts";
+import { CniError, ERR, errorJson, toCniError } from "./errors.ts";
+import { formatResult } from "./result.ts";
+import { seams } from "./seams.ts";
+
+/** `podnet cni --help`. */
+export const CNI_HELP = `usage: podnet cni            (with CNI_COMMAND and the other CNI_* variables set)
+
+Runs podnet as a CNI plugin (spec 0.3.0 to 1.1.0): ADD, DEL, CHECK, VERSION, GC, STATUS.
+The same happens whatever the arguments when CNI_COMMAND is set, so podnet can be
+installed as /opt/cni/bin/podnet. The network configuration is read from stdin:
+
+  { "cniVersion": "1.1.0", "name": "podnet", "type": "podnet",
+    "mtu": 1500, "gatewayMode": "static-neighbor" | "proxy-arp", "hostInterfacePrefix": "pn",
+    "logFile": "/var/log/podnet.log", "logLevel": "info",
+    "ipam": { "type": "host-local", "ranges": [[{ "subnet": "10.244.1.0/24" }]] } }
+
+The result (ADD) or a CNI error object { cniVersion, code, msg, details } is printed on stdout.
+Test seams: PODNET_TEST_FAIL_AT=<step> / PODNET_TEST_KILL_AT=<step> with PODNET_TEST_SEAMS=1.
+`;
+
+function stderrLogger(io: Io): Logger {
+  return new Logger((line) => io.stderr(line), "warn", { component: "podnet-cni" });
+}
+
+/** Runs the CNI plugin; returns the process exit code. */
+export async function cniCommand(args: string[], io: Io): Promise<number> {
+  if (args.length > 0 || io.env("CNI_COMMAND") === undefined) {
+    const { parseFlags } = await import("../core/cli.ts");
+    const { values } = parseFlags("cni", args, {});
+    if (values.help) {
+      io.stdout(CNI_HELP);
+      return 0;
+    }
+    io.stderr(`podnet cni: CNI_COMMAND is not set\n\n${CNI_HELP}`);
+    return 2;
+  }
+  const started = performance.now();
+  let cniVersion = "1.1.0";
+  let env: CniEnv | null = null;
+  let conf: NetConf | null = null;
+  let opLog: Logger | null = null;
+  let warn = stderrLogger(io);
+  try {
+    env = parseEnv(io.env);
+    let bytes: Uint8Array;
+    try {
+      bytes = await io.stdin();
+    } catch (e) {
+      throw new CniError(ERR.io, "cannot read the network configuration from stdin", String(e));
+    }
+    if (env.command === "VERSION") return version(bytes, io);
+    const raw = decodeConfig(bytes);
+    if (typeof raw.cniVersion === "string" && CNI_VERSIONS.includes(raw.cniVersion)) cniVersion = raw.cniVersion;
+    conf = parseConfig(raw, env.command);
+    if (conf.logFile !== null) {
+      opLog = fileLogger(conf.logFile, conf.logLevel, { component: "podnet-cni" });
+      warn = opLog;
+    }
+    const ctx: Ctx = { env, conf, log: warn, seam: seams(io.env) };
+    let extra: Record<string, string | number | string[]> = {};
+    switch (env.command) {
+      case "ADD": {
+        const { cmdAdd } = await import("./add.ts");
+        const result = await cmdAdd(ctx);
+        io.stdout(`${JSON.stringify(formatResult(result, conf.cniVersion))}\n`);
+        extra = { ips: result.ips.map((i) => i.address) };
+        break;
+      }
+      case "DEL":
+        await (await import("./del.ts")).cmdDel(ctx);
+        break;
+      case "CHECK":
+        await (await import("./check.ts")).cmdCheck(ctx);
+        break;
+      case "GC": {
+        const removed = await (await import("./gc.ts")).cmdGc(ctx);
+        extra = { removed: removed.map((a) => `${a.containerID}/${a.ifname}`) };
+        break;
+      }
+      case "STATUS": {
+        const warnings = await (await import("./gc.ts")).cmdStatus(ctx);
+        for (const w of warnings) {
+          io.stderr(`podnet: ${w}\n`);
+          warn.warn(w);
+        }
+        break;
+      }
+    }
+    opLog?.info(`cni ${env.command}`, { ...opFields(env, conf, started), outcome: "ok", ...extra });
+    return 0;
+  } catch (e) {
+    const err = toCniError(e);
+    io.stdout(`${JSON.stringify(errorJson(err, cniVersion))}\n`);
+    const fields = { ...opFields(env, conf, started), outcome: "error", code: err.code, error: err.message };
+    (opLog ?? warn).error(`cni ${env?.command ?? io.env("CNI_COMMAND") ?? "?"}`, fields);
+    return 1;
+  }
+}
+
+function opFields(env: CniEnv | null, conf: NetConf | null, started: number): Record<string, string | number> {
+  return {
+    command: env?.command ?? "",
+    containerID: env?.containerId ?? "",
+    ifname: env?.ifname ?? "",
+    network: conf?.name ?? "",
+    durationMs: Math.round((performance.now() - started) * 100) / 100,
+  };
+}
+
+/** VERSION: echoes the requested version (spec) with the versions podnet supports. */
+function version(bytes: Uint8Array, io: Io): number {
+  let requested = "1.1.0";
+  try {
+    const v = JSON.parse(new TextDecoder().decode(bytes)) as { cniVersion?: unknown };
+    if (typeof v.cniVersion === "string" && v.cniVersion !== "") requested = v.cniVersion;
+  } catch {
+    // VERSION works without a config
+  }
+  io.stdout(`${JSON.stringify({ cniVersion: requested, supportedVersions: CNI_VERSIONS })}\n`);
+  return 0;
+}

@@ -1,0 +1,51 @@
+/**
+ * Deterministic names for the host end of a pod's veth: the same
+ * containerID/ifname always maps to the same interface name and MAC, so a
+ * retried ADD, DEL, CHECK and GC all find it without any state file.
+ *
+ * @module
+ */
+
+/** Host-end identity derived from `containerID/ifname`. */
+export interface HostEnd {
+  /** prefix + lowercase hex, at most 15 bytes (IFNAMSIZ - 1). */
+  name: string;
+  /** Locally administered unicast MAC from the same hash. */
+  mac: string;
+  /**
+   * MAC for the pod end, set at creation too: stable across a retried ADD and
+   * known without asking the kernel.
+   */
+  podMac: string;
+}
+
+/** The link alias that marks a host end as podnet's: `networkName/containerID/ifname`. */
+export function hostAlias(network: string, containerId: string, ifname: string): string {
+  return `${network}/${containerId}/${ifname}`;
+}
+
+/** Splits an alias made by `hostAlias`; null when it is not one. */
+export function parseAlias(alias: string | null): { network: string; containerId: string; ifname: string } | null {
+  if (!alias) return null;
+  const first = alias.indexOf("/"), last = alias.lastIndexOf("/");
+  if (first <= 0 || last === first || last === alias.length - 1) return null;
+  // Network names and container IDs cannot contain "/", ifnames cannot either: the split is unambiguous.
+  return { network: alias.slice(0, first), containerId: alias.slice(first + 1, last), ifname: alias.slice(last + 1) };
+}
+
+/** Derives the host end's name and MAC (SHA-256 of `containerID/ifname`). */
+export async function hostEnd(prefix: string, containerId: string, ifname: string): Promise<HostEnd> {
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${containerId}/${ifname}`)),
+  );
+  const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+  const name = prefix + hex.slice(0, 15 - prefix.length);
+  // The MACs come from the far end of the digest, so they do not repeat the name's bits.
+  return { name, mac: macFrom(digest.slice(26, 32)), podMac: macFrom(digest.slice(20, 26)) };
+}
+
+function macFrom(m: Uint8Array): string {
+  // Bit 1 of the first octet set = locally administered, bit 0 clear = unicast.
+  m[0] = (m[0]! & 0xfc) | 0x02;
+  return Array.from(m, (b) => b.toString(16).padStart(2, "0")).join(":");
+}

@@ -1,0 +1,42 @@
+/**
+ * The rollback stack of a multi-step mutation: every step that changed
+ * something pushes its undo; on failure the undos run newest first. An undo
+ * that fails is reported, not thrown, so the remaining undos still run and the
+ * original error is the one the runtime sees.
+ *
+ * @module
+ */
+
+/** One undo: a description for the log and the action. */
+interface Undo {
+  what: string;
+  fn: () => void | Promise<void>;
+}
+
+/** Undo steps, run in reverse order by `run()`. */
+export class Rollback {
+  readonly #steps: Undo[] = [];
+
+  /** Registers the undo of a step that just succeeded. */
+  push(what: string, fn: () => void | Promise<void>): void {
+    this.#steps.push({ what, fn });
+  }
+
+  /** Number of registered undos. */
+  get size(): number {
+    return this.#steps.length;
+  }
+
+  /** Runs all undos newest first; returns the ones that failed, with their error text. */
+  async run(): Promise<string[]> {
+    const failed: string[] = [];
+    for (let s = this.#steps.pop(); s !== undefined; s = this.#steps.pop()) {
+      try {
+        await s.fn();
+      } catch (e) {
+        failed.push(`${s.what}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    return failed;
+  }
+}
