@@ -133,6 +133,12 @@ export interface LinkChanges {
   mac?: string;
   /** Move the link into the netns at this path. */
   netns?: string;
+  /**
+   * IPv6 link-local generation (IFLA_INET6_ADDR_GEN_MODE). The kernel applies
+   * it after the flags of the same request, so a link brought up here without
+   * carrier (veth peer still down) gets no EUI-64 address.
+   */
+  addrGenMode?: "none" | "eui64";
 }
 
 /** Applies several changes in one request (the hot-path way to configure a link). */
@@ -162,6 +168,10 @@ export function linkSet(sock: Socket, ref: LinkRef, changes: LinkChanges): void 
     const fd = openNetnsFd(changes.netns);
     stack.defer(() => closeFd(fd));
     r.rtnl_link_set_ns_fd(ch, fd);
+  }
+  if (changes.addrGenMode !== undefined) {
+    const mode = changes.addrGenMode === "none" ? IN6_ADDR_GEN_MODE_NONE : IN6_ADDR_GEN_MODE_EUI64;
+    check(r.rtnl_link_inet6_set_addr_gen_mode(ch, mode), action);
   }
   request(action, () => r.rtnl_link_change(sock.ptr, orig, ch, 0));
 }
