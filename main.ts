@@ -19,6 +19,10 @@ const COMMANDS: Record<string, Command> = {
     summary: "print version facts (--json for machine-readable)",
     run: async (args, io) => (await import("./core/version_cmd.ts")).versionCommand(args, io),
   },
+  cni: {
+    summary: "run as a CNI plugin (also automatic when CNI_COMMAND is set)",
+    run: async (args, io) => (await import("./cni/main.ts")).cniCommand(args, io),
+  },
   capture: {
     summary: "record a netns's links, addresses, routes and gateway MACs as podnet.capture/v1 JSON",
     run: async (args, io) => (await import("./sandbox/capture.ts")).captureCommand(args, io),
