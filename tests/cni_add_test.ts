@@ -1,0 +1,234 @@
+/**
+ * CNI ADD/CHECK/DEL through the real plugin: dual-stack, IPv4-only and
+ * IPv6-only attachments, kernel state checked with `ip -j`, connectivity
+ * right after ADD in both gateway modes, and no global sysctl touched.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { ipJson } from "./harness.ts";
+import { world } from "./harness.ts";
+import {
+  add,
+  cni,
+  extraLinks,
+  globalSysctls,
+  leases,
+  makeNode,
+  netConf,
+  type Node,
+  NODE_V4,
+  NODE_V6,
+  ping,
+  routes,
+  sysctlIn,
+} from "./cni_helpers.ts";
+
+// deno-lint-ignore no-explicit-any
+type Json = any;
+
+/** CHECK with the ADD result as prevResult must pass. */
+async function check(node: Node, pod: string, conf: Record<string, unknown>, prev: Json, id = "ctr1"): Promise<void> {
+  const r = await cni(node, { command: "CHECK", containerId: id, netns: node.w.path(pod) }, {
+    ...conf,
+    prevResult: prev,
+  });
+  assert.equal(r.code, 0, `CHECK failed: ${r.stdout}`);
+  assert.equal(r.stdout, "");
+}
+
+/** Asserts the kernel state of one attachment against its ADD result. */
+function assertAttached(
+  node: Node,
+  pod: string,
+  res: Json,
+  fam: { v4: boolean; v6: boolean },
+  mode = "static-neighbor",
+): void {
+  const [hostIf, podIf] = res.interfaces;
+  assert.match(hostIf.name, /^pn[0-9a-f]{13}$/);
+  assert.equal(podIf.name, "eth0");
+  assert.equal(podIf.sandbox, node.w.path(pod));
+  assert.equal(hostIf.sandbox, undefined);
+
+  const [h] = ipJson(node.ns, "-d", "link", "show", "dev", hostIf.name);
+  assert.equal(h.address, hostIf.mac);
+  assert.equal(h.ifalias, "podnet/ctr1/eth0");
+  assert.ok(h.flags.includes("UP"));
+  assert.equal(h.linkinfo.info_kind, "veth");
+  assert.equal(h.inet6_addr_gen_mode, "none");
+  assert.equal(parseInt(hostIf.mac.slice(0, 2), 16) & 3, 2, "host MAC is locally administered unicast");
+  const [p] = ipJson(pod, "link", "show", "dev", "eth0");
+  assert.equal(p.address, podIf.mac);
+  assert.ok(p.flags.includes("UP"));
+
+  const hostAddrs = ipJson(node.ns, "addr", "show", "dev", hostIf.name)[0].addr_info;
+  const podAddrs = ipJson(pod, "addr", "show", "dev", "eth0")[0].addr_info;
+  const v4 = res.ips.filter((i: Json) => !i.address.includes(":"));
+  const v6 = res.ips.filter((i: Json) => i.address.includes(":"));
+  assert.equal(v4.length, fam.v4 ? 1 : 0);
+  assert.equal(v6.length, fam.v6 ? 1 : 0);
+  for (const i of res.ips) {
+    const [addr, len] = i.address.split("/");
+    assert.equal(len, addr.includes(":") ? "128" : "32");
+    assert.equal(i.interface, 1);
+    assert.equal(i.gateway, addr.includes(":") ? "fe80::1" : "169.254.1.1");
+    const a = podAddrs.find((x: Json) => x.local === addr);
+    assert.ok(a, `${addr} on eth0`);
+    assert.equal(a.prefixlen, Number(len));
+    assert.ok(!a.tentative, `${addr} is tentative`);
+  }
+  // The host end has fe80::1 only (addrgenmode none), and only when the pod has IPv6.
+  assert.deepEqual(
+    hostAddrs.map((a: Json) => `${a.local}/${a.prefixlen}${a.tentative ? " tentative" : ""}`),
+    fam.v6 ? ["fe80::1/64"] : [],
+  );
+  assert.deepEqual(podAddrs.filter((a: Json) => a.scope === "global").length, res.ips.length);
+
+  // Host routes to the pod addresses.
+  const hr4 = routes(node.ns, 4), hr6 = routes(node.ns, 6);
+  for (const i of v4) assert.ok(hr4.includes(`${i.address.split("/")[0]} ${hostIf.name}`), hr4.join(", "));
+  for (const i of v6) assert.ok(hr6.includes(`${i.address.split("/")[0]} ${hostIf.name}`), hr6.join(", "));
+
+  // Pod routes.
+  const pr4 = routes(pod, 4),
+    pr6 = routes(pod, 6).filter((r) => !r.startsWith("fe80::/64") && !r.startsWith("multicast"));
+  assert.deepEqual(pr4, fam.v4 ? ["169.254.1.1 eth0", "default eth0 169.254.1.1"] : []);
+  assert.deepEqual(pr6, fam.v6 ? ["default eth0 fe80::1"] : []);
+  assert.deepEqual(
+    res.routes,
+    [...(fam.v4 ? [{ dst: "0.0.0.0/0", gw: "169.254.1.1" }] : []), ...(fam.v6 ? [{ dst: "::/0", gw: "fe80::1" }] : [])],
+  );
+
+  // Gateway pins (static-neighbor) or none (proxy-arp).
+  const neigh = ipJson(pod, "neigh", "show", "dev", "eth0").filter((n: Json) => n.state?.includes("PERMANENT"));
+  const pins = neigh.map((n: Json) => `${n.dst} ${n.lladdr}`).sort();
+  const want = mode === "static-neighbor"
+    ? [...(fam.v4 ? [`169.254.1.1 ${hostIf.mac}`] : []), ...(fam.v6 ? [`fe80::1 ${hostIf.mac}`] : [])]
+    : [];
+  assert.deepEqual(pins, want);
+
+  // Per-interface sysctls.
+  if (fam.v4) assert.equal(sysctlIn(node.ns, `net/ipv4/conf/${hostIf.name}/forwarding`), "1");
+  if (fam.v6) {
+    assert.equal(sysctlIn(node.ns, `net/ipv6/conf/${hostIf.name}/force_forwarding`), "1");
+    assert.equal(sysctlIn(pod, "net/ipv6/conf/eth0/accept_dad"), "0");
+  }
+  assert.equal(sysctlIn(node.ns, `net/ipv4/conf/${hostIf.name}/proxy_arp`), mode === "proxy-arp" ? "1" : "0");
+  if (mode === "proxy-arp") assert.equal(sysctlIn(node.ns, `net/ipv4/neigh/${hostIf.name}/proxy_delay`), "0");
+}
+
+async function lifecycle(fam: { v4: boolean; v6: boolean }): Promise<void> {
+  await using w = world();
+  const node = makeNode(w);
+  const pod = w.netns("pod");
+  const routes4 = routes(node.ns, 4), routes6 = routes(node.ns, 6);
+  const conf = netConf(node, fam);
+  const res = await add(node, pod, conf);
+  assert.equal(res.cniVersion, "1.1.0");
+  assertAttached(node, pod, res, fam);
+  assert.equal(leases(node.dataDir).length, (fam.v4 ? 1 : 0) + (fam.v6 ? 1 : 0));
+  await check(node, pod, conf, res);
+
+  const del = await cni(node, { command: "DEL", netns: w.path(pod) }, conf);
+  assert.equal(del.code, 0, del.stdout);
+  assert.equal(del.stdout, "");
+  assert.deepEqual(extraLinks(node.ns), []);
+  assert.deepEqual(extraLinks(pod), []);
+  assert.deepEqual(routes(node.ns, 4), routes4);
+  assert.deepEqual(routes(node.ns, 6), routes6);
+  assert.deepEqual(leases(node.dataDir), []);
+}
+
+Deno.test("dual-stack ADD configures both ends, CHECK passes, DEL removes link, routes and lease", async () => {
+  await lifecycle({ v4: true, v6: true });
+});
+
+Deno.test("IPv4-only ADD/CHECK/DEL: no IPv6 address, route or pin", async () => {
+  await lifecycle({ v4: true, v6: false });
+});
+
+Deno.test("IPv6-only ADD/CHECK/DEL: no IPv4 address, route or pin", async () => {
+  await lifecycle({ v4: false, v6: true });
+});
+
+for (const mode of ["static-neighbor", "proxy-arp"]) {
+  Deno.test(`${mode}: pods reach each other and the node over IPv4 and IPv6 right after ADD; no global sysctl changes`, async () => {
+    await using w = world();
+    const node = makeNode(w);
+    const before = globalSysctls(node.ns);
+    const conf = netConf(node, { gatewayMode: mode });
+    const pod1 = w.netns("pod1"), pod2 = w.netns("pod2");
+    const r1 = await add(node, pod1, conf, { containerId: "ctr1" });
+    const r2 = await add(node, pod2, conf, { containerId: "ctr2" });
+    assertAttached(node, pod1, r1, { v4: true, v6: true }, mode);
+    const addr = (r: Json, v6: boolean): string =>
+      r.ips.find((i: Json) => i.address.includes(":") === v6).address.split("/")[0];
+    // No sleeps: nothing waits for DAD, and the gateway is usable at once.
+    for (
+      const [from, to] of [[pod1, addr(r2, false)], [pod1, addr(r2, true)], [pod2, addr(r1, false)], [
+        pod2,
+        addr(r1, true),
+      ]]
+    ) {
+      assert.ok(ping(from!, to!), `${from} -> ${to}`);
+    }
+    assert.ok(ping(pod1, NODE_V4), "pod -> node IPv4");
+    assert.ok(ping(pod1, NODE_V6), "pod -> node IPv6");
+    await check(node, pod1, conf, r1, "ctr1");
+    assert.equal(globalSysctls(node.ns), before, "node's all/default sysctls changed");
+    for (const id of ["ctr1", "ctr2"]) {
+      assert.equal(
+        (await cni(node, { command: "DEL", containerId: id, netns: w.path(id === "ctr1" ? pod1 : pod2) }, conf)).code,
+        0,
+      );
+    }
+    assert.equal(globalSysctls(node.ns), before);
+    assert.deepEqual(extraLinks(node.ns), []);
+  });
+}
+
+Deno.test("every cniVersion gets its result shape (ips[].version before 1.0.0, interfaces[].mtu from 1.1.0)", async () => {
+  await using w = world();
+  const node = makeNode(w);
+  const pod = w.netns("pod");
+  for (const v of ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]) {
+    const conf = netConf(node, { cniVersion: v, mtu: 1400 });
+    const res = await add(node, pod, conf);
+    assert.equal(res.cniVersion, v);
+    assert.deepEqual(Object.keys(res).sort(), ["cniVersion", "dns", "interfaces", "ips", "routes"]);
+    assert.equal(res.interfaces.length, 2);
+    for (const i of res.interfaces) assert.equal(i.mtu, v === "1.1.0" ? 1400 : undefined, `${v} mtu`);
+    for (const i of res.ips) {
+      if (v < "1.0.0") assert.equal(i.version, i.address.includes(":") ? "6" : "4", `${v} ips[].version`);
+      else assert.equal(i.version, undefined, `${v} has no ips[].version`);
+      assert.equal(i.interface, 1);
+    }
+    assert.equal(ipJson(pod, "link", "show", "dev", "eth0")[0].mtu, 1400);
+    if (v !== "0.3.0" && v !== "0.3.1") await check(node, pod, conf, res);
+    assert.equal((await cni(node, { command: "DEL", netns: w.path(pod) }, conf)).code, 0);
+    assert.deepEqual(extraLinks(pod), []);
+  }
+});
+
+Deno.test("CHECK names the drift: a removed pin, a removed host route and a changed sysctl", async () => {
+  await using w = world();
+  const node = makeNode(w);
+  const pod = w.netns("pod");
+  const conf = netConf(node);
+  const res = await add(node, pod, conf);
+  const host = res.interfaces[0].name;
+  const v4 = res.ips[0].address.split("/")[0];
+  ipJson(pod, "neigh", "del", "169.254.1.1", "dev", "eth0");
+  ipJson(node.ns, "route", "del", `${v4}/32`, "dev", host);
+  new Deno.Command("/usr/bin/nsenter", {
+    args: [`--net=${node.path}`, "sh", "-c", `echo 0 > /proc/sys/net/ipv4/conf/${host}/forwarding`],
+  }).outputSync();
+  const r = await cni(node, { command: "CHECK", netns: w.path(pod) }, { ...conf, prevResult: res });
+  assert.notEqual(r.code, 0);
+  assert.match(r.json.msg, /permanent neighbor 169\.254\.1\.1 on eth0 is missing/);
+  assert.match(r.json.msg, new RegExp(`host route ${v4.replaceAll(".", "\\.")}/32 dev ${host} is missing`));
+  assert.match(r.json.msg, new RegExp(`net\\.ipv4\\.conf\\.${host}\\.forwarding is 0, want 1`));
+  assert.equal((await cni(node, { command: "DEL", netns: w.path(pod) }, conf)).code, 0);
+});
