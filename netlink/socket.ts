@@ -26,7 +26,10 @@ export class Socket {
    * `/run/netns/pod1` or `/proc/PID/ns/net`) when given.
    */
   static open(netns?: string | null): Socket {
-    return netns ? withNetns(netns, () => Socket.#connect(netns)) : Socket.#connect(null);
+    // Only an absent netns means "here": an empty path (say, an unset variable
+    // read as "") must fail, not silently address the caller's netns.
+    if (netns === undefined || netns === null) return Socket.#connect(null);
+    return withNetns(netns, () => Socket.#connect(netns));
   }
 
   static #connect(netns: string | null): Socket {

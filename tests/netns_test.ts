@@ -129,6 +129,17 @@ Deno.test("Socket.open with a bad netns path fails clearly and leaves the thread
   assertIn(home, "Socket.open of a non-netns file");
 });
 
+Deno.test("an empty netns path is an error, not the caller's own netns", () => {
+  const home = netnsId(SELF);
+  assert.throws(() => Socket.open(""), (e) => e instanceof NetlinkError && e.notFound && /open netns/.test(e.message));
+  assert.throws(() => withNetns("", () => 1), (e) => e instanceof NetlinkError && e.notFound);
+  assertIn(home, "an empty path");
+  using own = Socket.open();
+  assert.equal(own.netns, null);
+  using own2 = Socket.open(null);
+  assert.equal(own2.netns, null);
+});
+
 Deno.test("a socket opened in netns A keeps operating on A after the thread switched back", async () => {
   await using w = world();
   const a = w.netns("a");
