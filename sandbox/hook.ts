@@ -127,7 +127,7 @@ function realPath(p: string, what: string): string {
   try {
     return Deno.realPathSync(p);
   } catch (e) {
-    throw new HookError(`${what} ${p} cannot be resolved: ${e instanceof Error ? e.message : String(e)}`);
+    throw new HookError(`${what} cannot resolve ${p}: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
 
@@ -140,7 +140,7 @@ function linkNetnsOf(state: HookState, opts: HookOptions): string | null {
     throw new HookError(`refusing annotation ${ANNOTATION_LINK_NETNS}: the operator gave no --allowed-netns-dir`);
   }
   const dir = realPath(opts.allowedNetnsDir, "--allowed-netns-dir");
-  const p = realPath(a, `annotation ${ANNOTATION_LINK_NETNS}`);
+  const p = realPath(a, `refusing annotation ${ANNOTATION_LINK_NETNS}=${JSON.stringify(a)}:`);
   if (!p.startsWith(dir.endsWith("/") ? dir : `${dir}/`)) {
     throw new HookError(`refusing annotation ${ANNOTATION_LINK_NETNS}=${JSON.stringify(a)}: not under ${dir}`);
   }
@@ -174,10 +174,9 @@ function isPodnetPodEnd(pod: Link, hostLinks: Link[]): boolean {
   );
 }
 
-function checkMovable(snap: Snapshot, linkNetns: string, opts: HookOptions): void {
-  const named = opts.ifnames ?? [];
+function checkMovable(snap: Snapshot, linkNetns: string, named: string[], selfNetns: string): void {
   using src = Socket.open(linkNetns);
-  using self = Socket.open(null);
+  using self = Socket.open(selfNetns);
   const pods = linkList(src), hosts = linkList(self);
   for (const l of snap.links) {
     if (named.includes(l.name)) continue;
@@ -205,7 +204,7 @@ export function runHook(state: HookState, opts: HookOptions): Snapshot {
       throw new HookError(`refusing link netns ${linkNetns}: it is the container's own netns`);
     }
     snap = captureNetns(linkNetns, { ifnames, timeoutMs });
-    checkMovable(snap, linkNetns, { ...opts, ifnames: opts.ifnames ?? [] });
+    checkMovable(snap, linkNetns, opts.ifnames ?? [], self);
     restoreSnapshot(snap, { netns: target, linkNetns });
   } else {
     snap = captureNetns(target, { ifnames, timeoutMs });

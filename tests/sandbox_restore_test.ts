@@ -1,0 +1,323 @@
+/**
+ * capture / restore / hook against real kernel state (no runsc): gateway
+ * resolution, dependency order, re-resolution, and hostile inputs that must
+ * fail with one clear line and change nothing.
+ */
+
+import assert from "node:assert/strict";
+import { runHook } from "../sandbox/hook.ts";
+import { netnsId } from "../netlink/mod.ts";
+import { ip, ipJson, type World, world } from "./harness.ts";
+import { calicoPod, HOST_IF, kernelState, podnet, type PodWorld } from "./sandbox_world.ts";
+
+function snapshotOf(link: Record<string, unknown>): string {
+  return JSON.stringify({ schema: "podnet.capture/v1", capturedAt: "2026-01-01T00:00:00Z", links: [link] });
+}
+
+/** A process whose netns is `path` (the "sandbox pid" a runtime would pass); killed by PID at clean-up. */
+async function sleeperIn(w: World, path: string): Promise<number> {
+  const child = new Deno.Command("nsenter", { args: [`--net=${path}`, "sleep", "120"], stdout: "null", stderr: "null" })
+    .spawn();
+  w.defer(async () => {
+    child.kill("SIGKILL");
+    await child.status;
+  });
+  const want = netnsId(path);
+  for (let i = 0; i < 200 && netnsId(`/proc/${child.pid}/ns/net`) !== want; i++) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.equal(netnsId(`/proc/${child.pid}/ns/net`), want, "sleeper never entered the netns");
+  return child.pid;
+}
+
+function permanent(ns: string): [string, string][] {
+  return ipJson(ns, "neigh", "show").filter((n) => n.state.includes("PERMANENT")).map((n) => [n.dst, n.lladdr]);
+}
+
+// ------------------------------------------------------------------ capture
+
+Deno.test("capture resolves both gateway MACs (169.254.1.1, fe80::1) after the pod's neighbor table was flushed", async () => {
+  await using w = world();
+  const pw = calicoPod(w, { hostOwnsGateway: true, dualStack: true });
+  ip(pw.pod, "neigh", "flush", "all");
+  assert.deepEqual(ipJson(pw.pod, "neigh", "show"), []);
+  const r = await podnet(["capture", "--netns", pw.podPath, "--timeout-ms", "3000"]);
+  assert.equal(r.code, 0, r.stderr);
+  const snap = JSON.parse(r.stdout);
+  assert.equal(snap.schema, "podnet.capture/v1");
+  const link = snap.links[0];
+  assert.equal(link.name, "eth0");
+  assert.deepEqual(link.neighbors, [{ ip: "169.254.1.1", mac: pw.host.mac }, { ip: "fe80::1", mac: pw.host.mac }]);
+  // Only routes restore must install: the kernel's own (fd00:9::5, fe80::/64) are left out.
+  assert.deepEqual(link.routes, [
+    { dst: "0.0.0.0/0", gateway: "169.254.1.1" },
+    { dst: "169.254.1.1/32" },
+    { dst: "::/0", gateway: "fe80::1" },
+  ]);
+  assert.ok(link.addresses.some((a: { cidr: string }) => a.cidr === "10.9.0.5/32"));
+});
+
+Deno.test("capture in a subnet design (/24 address, default via .1) records the default gateway's MAC", async () => {
+  await using w = world();
+  const node = w.netns("node"), pod = w.netns("pod");
+  ip(node, "link", "add", "br-end", "type", "veth", "peer", "name", "eth0", "netns", pod);
+  ip(node, "addr", "add", "10.22.0.1/24", "dev", "br-end");
+  ip(node, "link", "set", "br-end", "up");
+  ip(pod, "addr", "add", "10.22.0.5/24", "dev", "eth0");
+  ip(pod, "link", "set", "eth0", "up");
+  ip(pod, "route", "add", "default", "via", "10.22.0.1", "dev", "eth0");
+  const mac = ipJson(node, "link", "show", "br-end")[0].address;
+  const r = await podnet(["capture", "--netns", w.path(pod), "--ifname", "eth0"]);
+  assert.equal(r.code, 0, r.stderr);
+  const link = JSON.parse(r.stdout).links[0];
+  assert.deepEqual(link.routes, [{ dst: "0.0.0.0/0", gateway: "10.22.0.1" }]);
+  assert.deepEqual(link.neighbors, [{ ip: "10.22.0.1", mac }]);
+});
+
+Deno.test("capture of a gateway nobody answers fails with one line naming it", async () => {
+  await using w = world();
+  const pw = calicoPod(w); // host end does not own 169.254.1.1; proxy ARP off
+  const r = await podnet(["capture", "--netns", pw.podPath, "--timeout-ms", "300"]);
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout, "");
+  assert.match(r.stderr, /^podnet capture: gateway 169\.254\.1\.1 on eth0 in \S+ did not resolve within 300 ms/);
+  assert.equal(r.stderr.trim().split("\n").length, 1);
+});
+
+// ------------------------------------------------------------------ restore
+
+Deno.test("restore retries a gateway route with onlink when the kernel answers ENETUNREACH", async () => {
+  await using w = world();
+  const pw = calicoPod(w);
+  const file = `${w.tempDir()}/s.json`;
+  Deno.writeTextFileSync(
+    file,
+    snapshotOf({
+      name: "eth0",
+      mac: ipJson(pw.pod, "link", "show", "eth0")[0].address,
+      mtu: 1400,
+      addresses: [{ cidr: "10.9.0.5/32" }],
+      routes: [{ dst: "10.50.0.0/16", gateway: "192.168.7.1" }], // no route covers 192.168.7.1
+      neighbors: [{ ip: "192.168.7.1", mac: "02:00:00:00:07:01" }],
+    }),
+  );
+  const r = await podnet(["restore", "--from", file, "--netns", pw.podPath]);
+  assert.equal(r.code, 0, r.stderr);
+  const route = ipJson(pw.pod, "route", "show", "10.50.0.0/16")[0];
+  assert.equal(route.gateway, "192.168.7.1");
+  assert.deepEqual(route.flags, ["onlink"]);
+  assert.equal(ipJson(pw.pod, "link", "show", "eth0")[0].mtu, 1400);
+  assert.deepEqual(permanent(pw.pod), [["192.168.7.1", "02:00:00:00:07:01"]]);
+});
+
+Deno.test("restore --resolve-gateways pins the MAC the gateway answers with, not the stale one in the snapshot", async () => {
+  await using w = world();
+  const pw = calicoPod(w, { hostOwnsGateway: true });
+  const q = w.netns("q");
+  const cap = await podnet(["capture", "--netns", pw.podPath]);
+  assert.equal(cap.code, 0, cap.stderr);
+  const snap = JSON.parse(cap.stdout);
+  snap.links[0].neighbors[0].mac = "02:00:00:00:00:99"; // the host end was re-created since
+  const file = `${w.tempDir()}/s.json`;
+  Deno.writeTextFileSync(file, JSON.stringify(snap));
+  const args = ["restore", "--from", file, "--netns", w.path(q), "--link-netns", pw.podPath, "--resolve-gateways"];
+  for (let i = 0; i < 2; i++) {
+    const r = await podnet(args);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(permanent(q), [["169.254.1.1", pw.host.mac]]);
+  }
+});
+
+Deno.test("restore --resolve-gateways fails naming the gateway when it does not answer, and pins nothing", async () => {
+  await using w = world();
+  const pw = calicoPod(w);
+  ip(pw.pod, "neigh", "replace", "169.254.1.1", "lladdr", pw.host.mac, "dev", "eth0", "nud", "permanent");
+  const cap = await podnet(["capture", "--netns", pw.podPath]);
+  assert.equal(cap.code, 0, cap.stderr);
+  const r = await podnet(
+    ["restore", "--from", "-", "--netns", pw.podPath, "--resolve-gateways", "--timeout-ms", "300"],
+    cap.stdout,
+  );
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr,
+    /^podnet restore: restore eth0 in \S+: gateway 169\.254\.1\.1 on eth0 .*did not resolve within 300 ms/,
+  );
+  assert.deepEqual(permanent(pw.pod), []);
+});
+
+Deno.test("restore refuses malformed snapshots with one clear line and changes nothing", async () => {
+  await using w = world();
+  const pw = calicoPod(w);
+  const mac = pw.host.mac;
+  const good = {
+    name: "eth0",
+    mac: ipJson(pw.pod, "link", "show", "eth0")[0].address,
+    mtu: 1500,
+    addresses: [{ cidr: "10.9.0.77/32" }],
+    routes: [{ dst: "10.77.0.0/16", gateway: "169.254.1.1" }],
+    neighbors: [{ ip: "169.254.1.1", mac }],
+  };
+  const cases: [string, string, RegExp][] = [
+    [
+      "bad MAC",
+      snapshotOf({ ...good, neighbors: [{ ip: "169.254.1.1", mac: "zz:00:00:00:00:01" }] }),
+      /neighbors\[0\]\.mac: not a unicast MAC/,
+    ],
+    ["bad CIDR", snapshotOf({ ...good, addresses: [{ cidr: "10.9.0.300/32" }] }), /addresses\[0\]\.cidr: not a CIDR/],
+    ["bad name", snapshotOf({ ...good, name: "../../etc" }), /links\[0\]\.name: not an interface name/],
+    ["unknown field", snapshotOf({ ...good, script: "rm -rf /" }), /links\[0\]\.script: unknown field/],
+    ["schema", snapshotOf(good).replace("capture/v1", "capture/v9"), /schema: wants "podnet\.capture\/v1"/],
+    ["not JSON", '{"schema":', /not JSON/],
+    ["huge", `${snapshotOf(good)}${" ".repeat(2 << 20)}`, /more than the limit of 1048576/],
+  ];
+  const before = kernelState(pw.pod);
+  const dir = w.tempDir();
+  for (const [what, text, pattern] of cases) {
+    const file = `${dir}/${what.replace(/ /g, "_")}.json`;
+    Deno.writeTextFileSync(file, text);
+    const r = await podnet(["restore", "--from", file, "--netns", pw.podPath]);
+    assert.equal(r.code, 1, what);
+    assert.match(r.stderr, pattern, what);
+    assert.equal(r.stderr.trim().split("\n").length, 1, `${what}: one line`);
+  }
+  assert.deepEqual(kernelState(pw.pod), before);
+});
+
+Deno.test("restore names the link it cannot find", async () => {
+  await using w = world();
+  const pw = calicoPod(w);
+  const text = snapshotOf({
+    name: "eth7",
+    mac: "02:00:00:00:00:07",
+    mtu: 1500,
+    addresses: [],
+    routes: [],
+    neighbors: [],
+  });
+  const r = await podnet(["restore", "--from", "-", "--netns", pw.podPath], text);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /link eth7 \(02:00:00:00:00:07\) not found in \/run\/netns\/pnt-/);
+});
+
+// ------------------------------------------------------------------ hook
+
+function state(pid: number | undefined, annotations: Record<string, string> = {}): string {
+  return JSON.stringify({ ociVersion: "1.0.2", id: "ctr1", status: "created", pid, bundle: "/x", annotations });
+}
+
+Deno.test("hook: a state without pid fails with one clear line", async () => {
+  const r = await podnet(["hook", "--link-netns", "/run/netns/nothing"], state(undefined));
+  assert.equal(r.code, 1);
+  assert.equal(
+    r.stderr,
+    "podnet hook: container ctr1: state has no pid; run podnet hook as a prestart or createRuntime hook, when the sandbox exists\n",
+  );
+});
+
+function hookWorld(w: World, alias?: string): PodWorld & { q: string } {
+  const pw = calicoPod(w, alias ? { alias } : {});
+  ip(pw.pod, "neigh", "replace", "169.254.1.1", "lladdr", pw.host.mac, "dev", "eth0", "nud", "permanent");
+  return { ...pw, q: w.netns("q") };
+}
+
+Deno.test("hook: annotations at /proc/1/ns/net, outside the allowed dir, or with no allowed dir are refused; nothing changes", async () => {
+  await using w = world();
+  const hw = hookWorld(w, "podnet-test/ctr1/eth0");
+  const pid = await sleeperIn(w, w.path(hw.q));
+  const allowed = w.tempDir();
+  const before = [kernelState(hw.pod), kernelState(hw.q)];
+  const cases: [string[], Record<string, string>, RegExp][] = [
+    [
+      ["--allowed-netns-dir", allowed],
+      { "podnet.io/link-netns": "/proc/1/ns/net" },
+      /^podnet hook: refusing annotation podnet\.io\/link-netns="\/proc\/1\/ns\/net": (not under|cannot resolve)/,
+    ],
+    [
+      ["--allowed-netns-dir", allowed],
+      { "podnet.io/link-netns": hw.podPath },
+      /refusing annotation podnet\.io\/link-netns=.*: not under/,
+    ],
+    [["--allowed-netns-dir", allowed], { "podnet.io/link-netns": `${allowed}/../../..${hw.podPath}` }, /not under/],
+    [[], { "podnet.io/link-netns": hw.podPath }, /the operator gave no --allowed-netns-dir/],
+    [
+      [],
+      { "podnet.io/ifname": "eth0" },
+      /refusing annotation podnet\.io\/ifname: the operator gave no --allowed-netns-dir/,
+    ],
+  ];
+  for (const [flags, ann, pattern] of cases) {
+    const r = await podnet(["hook", ...flags], state(pid, ann));
+    assert.equal(r.code, 1, JSON.stringify(ann));
+    assert.match(r.stderr, pattern);
+    assert.equal(r.stderr.split("\n").length, 2, "one line");
+  }
+  assert.deepEqual([kernelState(hw.pod), kernelState(hw.q)], before);
+});
+
+Deno.test("hook: an annotation under the allowed dir is honoured and moves the podnet pod end into the sandbox", async () => {
+  await using w = world();
+  const hw = hookWorld(w, "podnet-test/ctr1/eth0");
+  const pid = await sleeperIn(w, w.path(hw.q));
+  runHook(JSON.parse(state(pid, { "podnet.io/link-netns": hw.podPath })), {
+    allowedNetnsDir: "/run/netns",
+    selfNetns: hw.nodePath,
+  });
+  assert.deepEqual(ipJson(hw.pod, "link", "show").map((l) => l.ifname), ["lo"]);
+  assert.deepEqual(ipJson(hw.q, "-4", "addr", "show", "eth0")[0].addr_info.map((a: { local: string }) => a.local), [
+    "10.9.0.5",
+  ]);
+  assert.deepEqual(permanent(hw.q), [["169.254.1.1", hw.host.mac]]);
+});
+
+Deno.test("hook: refuses to move a link that is not the pod end of a podnet veth, unless the operator names it", async () => {
+  await using w = world();
+  const hw = hookWorld(w); // host end without podnet's alias
+  const pid = await sleeperIn(w, w.path(hw.q));
+  const st = JSON.parse(state(pid));
+  assert.throws(
+    () => runHook(st, { linkNetns: hw.podPath, selfNetns: hw.nodePath }),
+    /refusing to move eth0 from \/run\/netns\/pnt-\S+: it is not the pod end of a podnet veth/,
+  );
+  assert.deepEqual(ipJson(hw.pod, "link", "show").map((l) => l.ifname), ["lo", "eth0"]);
+  ip(hw.node, "link", "set", HOST_IF, "alias", "other/ctr1/eth1"); // podnet's form, but for another ifname
+  assert.throws(
+    () => runHook(st, { linkNetns: hw.podPath, selfNetns: hw.nodePath }),
+    /not the pod end of a podnet veth/,
+  );
+  runHook(st, { linkNetns: hw.podPath, selfNetns: hw.nodePath, ifnames: ["eth0"] });
+  assert.deepEqual(ipJson(hw.pod, "link", "show").map((l) => l.ifname), ["lo"]);
+  assert.deepEqual(permanent(hw.q), [["169.254.1.1", hw.host.mac]]);
+});
+
+Deno.test("hook: refuses the node's own netns as target or link source", async () => {
+  await using w = world();
+  const hw = hookWorld(w, "podnet-test/ctr1/eth0");
+  const inNode = await sleeperIn(w, hw.nodePath);
+  const inQ = await sleeperIn(w, w.path(hw.q));
+  const opts = { linkNetns: hw.podPath, selfNetns: hw.nodePath };
+  assert.throws(
+    () => runHook(JSON.parse(state(inNode)), opts),
+    /refusing container ctr1 netns \/proc\/\d+\/ns\/net: it is the node's own netns/,
+  );
+  assert.throws(
+    () => runHook(JSON.parse(state(inQ)), { linkNetns: hw.nodePath, selfNetns: hw.nodePath }),
+    /refusing link netns \S+: it is the node's own netns/,
+  );
+  assert.throws(
+    () => runHook(JSON.parse(state(1)), opts),
+    /container ctr1 netns \/proc\/1\/ns\/net (cannot be opened|: it is PID 1's netns|: it is the node's own)/,
+  );
+  assert.deepEqual(ipJson(hw.pod, "link", "show").map((l) => l.ifname), ["lo", "eth0"]);
+});
+
+Deno.test("hook without --link-netns pins the sandbox netns's own gateway neighbors in place", async () => {
+  await using w = world();
+  const pw = calicoPod(w);
+  ip(pw.pod, "neigh", "replace", "169.254.1.1", "lladdr", pw.host.mac, "dev", "eth0", "nud", "reachable");
+  const pid = await sleeperIn(w, pw.podPath);
+  const before = ipJson(pw.pod, "route", "show");
+  runHook(JSON.parse(state(pid)), { selfNetns: pw.nodePath });
+  assert.deepEqual(permanent(pw.pod), [["169.254.1.1", pw.host.mac]]);
+  assert.deepEqual(ipJson(pw.pod, "route", "show"), before);
+});
