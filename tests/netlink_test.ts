@@ -277,14 +277,22 @@ Deno.test("linkSetAddrGenMode none keeps the kernel from adding a link-local add
   assert.equal(ipLink(ns, "v0").inet6_addr_gen_mode, "eui64");
 });
 
-Deno.test("linkSet applies a rename, MTU, alias, MAC and up in one request", async () => {
+Deno.test("linkSet applies a rename, MTU, alias, MAC, addrgenmode and up in one request", async () => {
   await using w = world();
   const ns = w.netns("a");
   ip(ns, "link", "add", "name", "v0", "type", "veth", "peer", "name", "v1");
   using s = Socket.open(w.path(ns));
   const index = linkByName(s, "v0").index;
-  linkSet(s, "v0", { name: "eth0", mtu: 9000, alias: "net/ctr/eth0", mac: "02:11:22:33:44:55", up: true });
+  linkSet(s, "v0", {
+    name: "eth0",
+    mtu: 9000,
+    alias: "net/ctr/eth0",
+    mac: "02:11:22:33:44:55",
+    up: true,
+    addrGenMode: "none",
+  });
   const k = ipLink(ns, "eth0");
+  assert.equal(k.inet6_addr_gen_mode, "none");
   assert.equal(k.ifindex, index);
   assert.equal(k.mtu, 9000);
   assert.equal(k.ifalias, "net/ctr/eth0");
