@@ -19,7 +19,7 @@ import {
   NUD_REACHABLE,
   NUD_STALE,
 } from "../ffi/libnl.ts";
-import type { Family } from "./ip.ts";
+import { canonicalIp, type Family } from "./ip.ts";
 import { linkByName, type LinkRef } from "./link.ts";
 import { afOf, buildAddr, buildMac, dump, familyOf, ipOrThrow, type Ptr, readIp, readMac, request } from "./object.ts";
 import type { Socket } from "./socket.ts";
@@ -147,12 +147,19 @@ export function neighDel(sock: Socket, link: LinkRef, ip: string): void {
 /**
  * Asks the kernel to resolve `ip` on `link` (RTM_NEWNEIGH with NTF_USE): it
  * creates the entry if needed and sends an ARP request / neighbor solicitation.
- * Poll `neighList` for the result.
+ * Poll `neighList` for the result. A PERMANENT entry is already resolved and is
+ * left alone.
  */
 export function neighResolve(sock: Socket, link: LinkRef, ip: string): void {
   const action = `neigh resolve ${ip} dev ${linkName(link)}`;
   const p = build(sock, link, ip, action);
   try {
+    // Since Linux 5.16 NTF_USE goes through __neigh_update with NEIGH_UPDATE_F_USE,
+    // which clears NUD_PERMANENT: the pinned MAC would be dropped and re-resolved.
+    const family = familyOf(r.rtnl_neigh_get_family(p))!;
+    const ifindex = r.rtnl_neigh_get_ifindex(p);
+    const want = canonicalIp(ip);
+    if (neighList(sock, { ifindex, family }).some((n) => n.ip === want && n.permanent)) return;
     r.rtnl_neigh_set_flags(p, NTF_USE);
     r.rtnl_neigh_set_state(p, NUD_INCOMPLETE);
     request(action, () => r.rtnl_neigh_add(sock.ptr, p, NLM_F_CREATE | NLM_F_REPLACE));

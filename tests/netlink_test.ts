@@ -678,6 +678,27 @@ Deno.test("neighResolve learns the MAC of a peer that answers, and leaves a prob
   assert.ok(ks.state.includes("INCOMPLETE") || ks.state.includes("FAILED"), JSON.stringify(ks));
 });
 
+Deno.test("neighResolve leaves a permanent entry pinned and keeps the MAC of a stale one", async () => {
+  await using w = world();
+  const ns = w.netns("a");
+  ipVeth(ns, "v0", "v1");
+  ip(ns, "addr", "add", "10.9.0.1/24", "dev", "v0");
+  ip(ns, "neigh", "add", "10.9.0.50", "lladdr", "02:00:00:00:00:50", "dev", "v0", "nud", "permanent");
+  ip(ns, "neigh", "add", "fe80::50", "lladdr", "02:00:00:00:00:50", "dev", "v0", "nud", "permanent");
+  ip(ns, "neigh", "add", "10.9.0.51", "lladdr", "02:00:00:00:00:51", "dev", "v0", "nud", "stale");
+  using s = Socket.open(w.path(ns));
+  neighResolve(s, "v0", "10.9.0.50");
+  neighResolve(s, "v0", "FE80::50");
+  neighResolve(s, "v0", "10.9.0.51");
+  for (const dst of ["10.9.0.50", "fe80::50"]) {
+    const k = ipJson(ns, "neigh", "show", dst, "dev", "v0")[0];
+    assert.deepEqual([k.lladdr, k.state], ["02:00:00:00:00:50", ["PERMANENT"]], dst);
+  }
+  const stale = ipJson(ns, "neigh", "show", "10.9.0.51", "dev", "v0")[0];
+  assert.equal(stale.lladdr, "02:00:00:00:00:51", JSON.stringify(stale));
+  assert.ok(!stale.state.includes("PERMANENT") && !stale.state.includes("INCOMPLETE"), JSON.stringify(stale));
+});
+
 Deno.test("neighResolve works for IPv6 over link-local addresses", async () => {
   await using w = world();
   const node = w.netns("node");
