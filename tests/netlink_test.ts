@@ -168,6 +168,27 @@ Deno.test("linkAddVeth with a taken name fails with exists and leaves the netns 
   assert.deepEqual(ipJson(ns, "link", "show").map((l: J) => l.ifname).sort(), before);
 });
 
+Deno.test("linkAddVeth fails with exists when the peer name is taken in the peer netns, creating nothing", async () => {
+  await using w = world();
+  const node = w.netns("node");
+  const pod = w.netns("pod");
+  ip(pod, "link", "add", "name", "eth0", "type", "veth", "peer", "name", "other0");
+  using s = Socket.open(w.path(node));
+  assertNetlinkError(
+    () => linkAddVeth(s, { name: "pn0", peerName: "eth0", peerNetns: w.path(pod) }),
+    (e) => e.exists,
+    "peer eth0",
+  );
+  assert.deepEqual(ipJson(node, "link", "show").map((l: J) => l.ifname), ["lo"]);
+  assert.deepEqual(ipJson(pod, "link", "show").map((l: J) => l.ifname).sort(), ["eth0", "lo", "other0"]);
+  assertNetlinkError(
+    () => linkAddVeth(s, { name: "pn0", peerName: "eth1", peerNetns: "/run/netns/pnt-does-not-exist" }),
+    (e) => e.notFound,
+    "/run/netns/pnt-does-not-exist",
+  );
+  assert.deepEqual(ipJson(node, "link", "show").map((l: J) => l.ifname), ["lo"]);
+});
+
 Deno.test("linkAddVeth rejects invalid names and MACs, naming the input, before touching the kernel", async () => {
   await using w = world();
   const ns = w.netns("a");
