@@ -53,6 +53,16 @@ export function openPodSocket(netns: string): Socket {
   }
 }
 
+/**
+ * Whether a host-end link belongs to this attachment: its alias says so, or it
+ * has no alias yet (an ADD killed between creating the veth and setting the
+ * alias; the kernel ignores IFLA_IFALIAS at creation) and carries the MAC
+ * podnet derives for this attachment.
+ */
+export function isOurs(link: Link, alias: string, mac: string): boolean {
+  return link.alias === alias || (link.alias === null && link.kind === "veth" && link.mac === mac);
+}
+
 /** Whether `pod` (in the pod netns) is the peer of `host` (in the node netns). */
 export function isPeer(host: Link, pod: Link): boolean {
   return host.kind === "veth" && pod.kind === "veth" && host.parentIndex === pod.index &&
@@ -76,7 +86,7 @@ export async function cmdAdd(ctx: Ctx): Promise<Result> {
   const existingHost = linkFind(node, host.name);
   let replacedLeftover = false;
   if (existingHost !== null) {
-    if (existingHost.alias !== alias) {
+    if (!isOurs(existingHost, alias, host.mac)) {
       throw new CniError(
         ERR.internal,
         `host interface ${host.name} already exists and is not this attachment's`,

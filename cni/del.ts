@@ -8,6 +8,7 @@
  */
 
 import { linkDel, linkFind, NetlinkError, Socket } from "../netlink/mod.ts";
+import { isOurs } from "./add.ts";
 import type { Ctx } from "./context.ts";
 import { Ipam } from "./ipam.ts";
 import { hostAlias, hostEnd } from "./names.ts";
@@ -20,7 +21,7 @@ export async function cmdDel(ctx: Ctx): Promise<void> {
   {
     using node = Socket.open();
     const link = linkFind(node, host.name);
-    if (link !== null && link.alias === alias) {
+    if (link !== null && isOurs(link, alias, host.mac)) {
       try {
         linkDel(node, link);
       } catch (e) {
