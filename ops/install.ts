@@ -14,6 +14,7 @@ import { int, parseFlags, str, strs, UsageError } from "../core/cli.ts";
 import { removeIfExists, writeFileAtomic } from "../core/fsutil.ts";
 import type { Io } from "../core/io.ts";
 import { VERSION } from "../core/version.ts";
+import { inClusterAccess, nodePodCidrs, SERVICE_ACCOUNT_DIR } from "./kube.ts";
 import {
   BIN_NAME,
   buildConflist,
@@ -47,6 +48,10 @@ cannot always be downloaded).
   --hooks-dir DIR       OCI hooks.d directory (default /etc/containers/oci/hooks.d)
   --no-hook             do not write the hook description
   --subnet CIDR         pod subnet (repeat for dual-stack); host-local hands out addresses from it
+  --subnet-from-node N  take the subnets from node N's spec.podCIDRs in the Kubernetes API
+                        (in-cluster service account; needs RBAC get on nodes)
+  --kube-api URL        API server (default https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT)
+  --kube-token-dir DIR  service-account token and ca.crt (default ${SERVICE_ACCOUNT_DIR})
   --name NAME           network name (default podnet)
   --cni-version V       cniVersion of the list (default 1.0.0: podman 4.3's libcni stops there)
   --gateway-mode MODE   static-neighbor (default) or proxy-arp
@@ -386,6 +391,9 @@ export async function installCommand(args: string[], io: Io): Promise<number> {
   const { values } = parseFlags("install", args, {
     ...DIR_FLAGS,
     subnet: { type: "string", multiple: true },
+    "subnet-from-node": { type: "string" },
+    "kube-api": { type: "string" },
+    "kube-token-dir": { type: "string" },
     name: { type: "string" },
     "cni-version": { type: "string" },
     "gateway-mode": { type: "string" },
@@ -403,8 +411,22 @@ export async function installCommand(args: string[], io: Io): Promise<number> {
   } catch (e) {
     throw new UsageError(`podnet install: ${(e as Error).message}`);
   }
+  const fromNode = str(values, "subnet-from-node");
+  if (fromNode !== undefined) {
+    if (subnets.length > 0) throw new UsageError("podnet install: give --subnet or --subnet-from-node, not both");
+    const access = inClusterAccess(io.env, str(values, "kube-token-dir"), str(values, "kube-api"));
+    const cidrs = await nodePodCidrs(access, fromNode);
+    try {
+      subnets = canonicalSubnets(cidrs);
+    } catch (e) {
+      throw new Error(`node ${fromNode}: ${(e as Error).message.replace(/^--subnet /, "podCIDR ")}`);
+    }
+    io.stdout(`subnets of node ${fromNode}: ${subnets.join(", ")}\n`);
+  }
   if (subnets.length === 0) {
-    throw new UsageError("podnet install: --subnet CIDR is required (repeat it for dual-stack)");
+    throw new UsageError(
+      "podnet install: --subnet CIDR is required (repeat it for dual-stack), or --subnet-from-node NODE",
+    );
   }
   const name = str(values, "name") ?? "podnet";
   if (!NETWORK_NAME_RE.test(name)) {

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { parseFlags, str } from "../core/cli.ts";
+import { int, parseFlags, str } from "../core/cli.ts";
 import type { Io } from "../core/io.ts";
 import {
   type Addr,
@@ -30,7 +30,7 @@ import {
 import { NETWORK_NAME_RE } from "./files.ts";
 import { nsidOf } from "./nsid.ts";
 
-export const STATUS_HELP = `usage: podnet status [--json] [--prefix P]
+export const STATUS_HELP = `usage: podnet status [--json] [--prefix P] [--watch SECONDS [--rounds N]]
 
 Lists podnet's attachments in the network namespace podnet runs in, from kernel
 state alone: host ends are the veths whose alias is networkName/containerID/ifname.
@@ -38,13 +38,16 @@ For each: container ID, pod interface, host interface, pod addresses (the /32 an
 /128 host routes through the host end), gateway mode (proxy_arp on the host end →
 proxy-arp, else static-neighbor), whether the pod's pinned gateway neighbors
 (169.254.1.1, fe80::1) still carry the host-end MAC, and drift.
-The pod netns is found through the veth peer (its ifindex and its link back to the
-host end) among /run/netns/* and /proc/*/ns/net; when it cannot be found, the pod
-side is reported as "unknown" rather than guessed.
+The pod netns is the one whose netns id (RTM_GETNSID) equals the host end's
+IFLA_LINK_NETNSID, searched among /run/netns/* and /proc/*/ns/net; when it cannot
+be found, the pod side is reported as "unknown" rather than guessed.
 
   --json       one JSON object (schema podnet.status/v1)
   --prefix P   host-interface prefix (default pn): a veth named P+hex without a
                podnet alias is reported as drift
+  --watch S    report again every S seconds, forever (a node agent's main process;
+               one line per round, the drift lines when there is drift)
+  --rounds N   with --watch: stop after N rounds; exit status of the last
 
 Exit status: 0 no drift, 1 drift (or a failure), 2 usage error.
 `;
@@ -311,13 +314,38 @@ export function formatStatus(r: StatusReport): string {
 }
 
 /** `podnet status`. */
-export function statusCommand(args: string[], io: Io): Promise<number> {
-  const { values } = parseFlags("status", args, { json: { type: "boolean" }, prefix: { type: "string" } });
+export async function statusCommand(args: string[], io: Io): Promise<number> {
+  const { values } = parseFlags("status", args, {
+    json: { type: "boolean" },
+    prefix: { type: "string" },
+    watch: { type: "string" },
+    rounds: { type: "string" },
+  });
   if (values.help) {
     io.stdout(STATUS_HELP);
-    return Promise.resolve(0);
+    return 0;
   }
-  const report = collectStatus(str(values, "prefix") ?? "pn");
-  io.stdout(values.json ? `${JSON.stringify(report)}\n` : formatStatus(report));
-  return Promise.resolve(report.drift > 0 ? 1 : 0);
+  const prefix = str(values, "prefix") ?? "pn";
+  const show = (r: StatusReport): void => io.stdout(values.json ? `${JSON.stringify(r)}\n` : formatStatus(r));
+  if (values.watch === undefined) {
+    const report = collectStatus(prefix);
+    show(report);
+    return report.drift > 0 ? 1 : 0;
+  }
+  const every = int("status", values, "watch", 60);
+  const rounds = int("status", values, "rounds", 0);
+  let code = 0;
+  for (let i = 0; rounds === 0 || i < rounds; i++) {
+    if (i > 0) await new Promise((ok) => setTimeout(ok, every * 1000));
+    const report = collectStatus(prefix);
+    code = report.drift > 0 ? 1 : 0;
+    if (values.json) show(report);
+    else {
+      const text = formatStatus(report).split("\n");
+      io.stdout(
+        `${new Date().toISOString()} ${[text[0], ...text.filter((l) => /^(drift|warning) /.test(l))].join("\n")}\n`,
+      );
+    }
+  }
+  return code;
 }

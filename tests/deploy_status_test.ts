@@ -149,3 +149,17 @@ Deno.test("status flags a veth named like a podnet host end that has no podnet a
   assert.equal(r.drift, 1);
   assert.deepEqual(ipJson(node, "link", "show", "pn5a5a").length, 1, "status changed nothing");
 });
+
+Deno.test("status --watch reports every round with its drift lines and exits with the last round's status", async () => {
+  await using w = world();
+  const node = w.netns("node"), pod = w.netns("pod");
+  attach(node, pod, { host: "pn66", alias: "podnet/ctr7/eth0", v4: "10.244.1.11", v6: "fd00:244:1::11", pins: false });
+  const out = await runAsync("nsenter", [`--net=${w.path(node)}`, LAUNCHER, "status", "--watch", "0", "--rounds", "2"]);
+  assert.equal(out.code, 1, out.stderr);
+  const lines = out.stdout.trim().split("\n");
+  assert.equal(
+    lines.filter((l) => /^\d{4}-\d\d-\d\dT.* podnet status: 1 attachment\(s\), 1 with drift$/.test(l)).length,
+    2,
+  );
+  assert.equal(lines.filter((l) => l === "drift   ctr7/eth0: pin 169.254.1.1 is missing in the pod").length, 2);
+});
