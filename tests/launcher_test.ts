@@ -42,6 +42,20 @@ Deno.test("bin/podnet works symlinked into another dir and run with env -i from 
   assert.equal(JSON.parse(json.stdout).deno, Deno.version.deno);
 });
 
+Deno.test("bin/podnet answers a CNI VERSION call made like a runtime's (symlink, bare env, cwd /, stdin)", async () => {
+  await using w = world();
+  const bin = w.tempDir();
+  Deno.symlinkSync(PODNET, `${bin}/podnet`);
+  const r = await runAsync(
+    "env",
+    ["-i", "CNI_COMMAND=VERSION", `CNI_PATH=${bin}`, `${bin}/podnet`],
+    { cwd: "/", stdin: '{"cniVersion":"1.0.0"}' },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const v = JSON.parse(r.stdout);
+  assert.ok(Array.isArray(v.supportedVersions) && v.supportedVersions.includes("1.1.0"), r.stdout);
+});
+
 Deno.test("bin/podnet names the missing Deno when PODNET_DENO is wrong", async () => {
   const r = await runAsync("env", ["-i", "PODNET_DENO=/nonexistent/deno", PODNET, "--version"], { cwd: "/" });
   assert.equal(r.code, 1);
