@@ -174,7 +174,14 @@ function linkIndex(sock: Socket, link: LinkRef | undefined, ifindex: number | nu
   return ifindex ?? null;
 }
 
-function buildRoute(sock: Socket, s: RouteSpec, action: string): Ptr {
+/**
+ * Builds the libnl route for `s`. For a delete (`del`), protocol, type and
+ * scope the caller left out are wildcards, as `ip route del` sends them: the
+ * kernel matches rtm_protocol 0, rtm_type 0 and RT_SCOPE_NOWHERE against any
+ * route, while add's defaults (boot, unicast, link/universe) would only match
+ * routes installed with exactly those.
+ */
+function buildRoute(sock: Socket, s: RouteSpec, action: string, del = false): Ptr {
   const dst = cidrOrThrow(s.dst, action);
   const p = r.rtnl_route_alloc()!;
   try {
@@ -183,8 +190,12 @@ function buildRoute(sock: Socket, s: RouteSpec, action: string): Ptr {
     r.rtnl_route_set_dst(p, d);
     libnl.symbols.nl_addr_put(d);
     r.rtnl_route_set_table(p, s.table ?? RT_TABLE_MAIN);
-    r.rtnl_route_set_protocol(p, protocolNumber(s.protocol ?? "boot"));
+    r.rtnl_route_set_protocol(
+      p,
+      s.protocol !== undefined ? protocolNumber(s.protocol) : del ? 0 : protocolNumber("boot"),
+    );
     if (s.type !== undefined) r.rtnl_route_set_type(p, routeTypeNumber(s.type));
+    else if (del) r.rtnl_route_set_type(p, 0);
     if (s.metric !== undefined) r.rtnl_route_set_priority(p, s.metric);
     if (s.src) {
       const a = buildAddr(ipOrThrow(s.src, action));
@@ -222,7 +233,7 @@ function buildRoute(sock: Socket, s: RouteSpec, action: string): Ptr {
       r.rtnl_route_add_nexthop(p, nh); // the route owns the nexthop now
     }
     const t = s.type === undefined ? 1 : routeTypeNumber(s.type);
-    const scope = s.scope ?? (t !== 1 || anyGateway ? "universe" : "link");
+    const scope = s.scope ?? (del ? "nowhere" : t !== 1 || anyGateway ? "universe" : "link");
     r.rtnl_route_set_scope(p, scopeNumber(scope));
     return p;
   } catch (e) {
@@ -233,7 +244,7 @@ function buildRoute(sock: Socket, s: RouteSpec, action: string): Ptr {
 
 function mutate(sock: Socket, verb: string, s: RouteSpec, fn: (p: Ptr) => number): void {
   const action = `route ${verb} ${describeRoute(s)}`;
-  const p = buildRoute(sock, s, action);
+  const p = buildRoute(sock, s, action, verb === "del");
   try {
     request(action, () => fn(p));
   } finally {

@@ -586,6 +586,34 @@ Deno.test("routeAdd twice is exists; routeReplace overwrites and creates; routeD
   assertNetlinkError(() => routeDel(s, { dst: "fd00:1234::/64" }), (e) => e.notFound, "fd00:1234::/64");
 });
 
+Deno.test("routeDel matches like ip route del: unspecified protocol, scope and type match any route", async () => {
+  await using w = world();
+  const { ns, s } = routedNetns(w);
+  ip(ns, "route", "add", "10.5.0.0/16", "dev", "v0", "proto", "static");
+  ip(ns, "route", "add", "10.6.0.0/16", "via", "10.9.0.254", "proto", "static");
+  ip(ns, "route", "add", "10.7.0.0/16", "via", "10.9.0.254", "metric", "30");
+  ip(ns, "route", "add", "10.8.0.0/16", "dev", "v0", "scope", "host");
+  ip(ns, "route", "add", "blackhole", "10.4.0.0/16");
+  ip(ns, "-6", "route", "add", "fd00:5::/64", "dev", "v0", "proto", "static");
+  assertNetlinkError(
+    () => routeDel(s, { dst: "10.5.0.0/16", link: "v0", protocol: "boot" }),
+    (e) => e.notFound,
+    "route del 10.5.0.0/16",
+  );
+  assertNetlinkError(() => routeDel(s, { dst: "10.8.0.0/16", scope: "link" }), (e) => e.notFound, "10.8.0.0/16");
+  routeDel(s, { dst: "10.5.0.0/16", link: "v0" });
+  routeDel(s, { dst: "10.6.0.0/16", gateway: "10.9.0.254" });
+  routeDel(s, { dst: "10.7.0.0/16" });
+  routeDel(s, { dst: "10.8.0.0/16", link: "v0" });
+  routeDel(s, { dst: "10.4.0.0/16" });
+  routeDel(s, { dst: "fd00:5::/64", link: "v0" });
+  for (const dst of ["10.4.0.0/16", "10.5.0.0/16", "10.6.0.0/16", "10.7.0.0/16", "10.8.0.0/16"]) {
+    assert.deepEqual(ipJson(ns, "route", "show", dst), [], dst);
+  }
+  assert.deepEqual(ipJson(ns, "-6", "route", "show", "fd00:5::/64"), []);
+  assert.deepEqual(ipJson(ns, "route", "show", "10.9.0.0/24").length, 1, "nothing else went with them");
+});
+
 Deno.test("routeList filters by family and ifindex", async () => {
   await using w = world();
   const { s } = routedNetns(w);
