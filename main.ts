@@ -6,7 +6,7 @@
  */
 
 import { type Io, processIo } from "./core/io.ts";
-import { UsageError } from "./core/cli.ts";
+import { UsageError } from "./core/errors.ts";
 
 /** A subcommand: one-line summary and a lazily loaded runner. */
 interface Command {

@@ -7,10 +7,9 @@
 
 import { parseArgs } from "node:util";
 
-/** A usage error: exit code 2, message names the bad flag or value. */
-export class UsageError extends Error {
-  override readonly name = "UsageError";
-}
+import { UsageError } from "./errors.ts";
+
+export { UsageError };
 
 /** Flag definitions in parseArgs form. */
 export type Flags = Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>;

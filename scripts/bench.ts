@@ -69,7 +69,13 @@ function conf(plugin: Plugin, stack: Stack): string {
     name: `bench${i}`,
     type: plugin,
     ...(plugin === "ptp" ? { ipMasq: false, mtu: 1500 } : {}),
-    ipam: { type: "host-local", ranges, dataDir: `${tmp}/ipam${i}` },
+    // Both get the same IPAM config; ptp needs the default routes from IPAM, podnet merges them with its own.
+    ipam: {
+      type: "host-local",
+      ranges,
+      routes: stack === "ds" ? [{ dst: "0.0.0.0/0" }, { dst: "::/0" }] : [{ dst: "0.0.0.0/0" }],
+      dataDir: `${tmp}/ipam${i}`,
+    },
   });
 }
 
