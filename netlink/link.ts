@@ -94,7 +94,13 @@ export function linkByName(sock: Socket, name: string): Link {
 
 /** The link with ifindex `index`; throws NetlinkError (`notFound`) when absent. */
 export function linkByIndex(sock: Socket, index: number): Link {
-  return getKernel(sock, index, null, `link show index ${index}`);
+  const action = `link show index ${index}`;
+  // No link has index <= 0, and libnl aborts the process (APPBUG assertion) on a
+  // get request without a positive index or a name: refuse it here instead.
+  if (!Number.isInteger(index) || index <= 0 || index > 0x7fffffff) {
+    throw new NetlinkError(action, 12, 19, "no such device (an ifindex is a positive integer)");
+  }
+  return getKernel(sock, index, null, action);
 }
 
 /** The link `ref` names, or null when it does not exist. */

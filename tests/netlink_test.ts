@@ -113,6 +113,11 @@ Deno.test("linkByName, linkByIndex and linkFind return the same link; missing on
   const e = assertNetlinkError(() => linkByName(s, "nope0"), (e) => e.notFound && !e.exists, "nope0");
   assert.equal(e.action, "link show nope0");
   assertNetlinkError(() => linkByIndex(s, 999_999), (e) => e.notFound, "999999");
+  // libnl aborts the whole process on a get request with ifindex <= 0; the layer must refuse it first.
+  for (const bad of [0, -1, 1.5, Number.NaN, 2 ** 32]) {
+    assertNetlinkError(() => linkByIndex(s, bad), (e) => e.notFound, `index ${bad}`);
+    assert.equal(linkFind(s, bad), null);
+  }
 });
 
 Deno.test("linkAddVeth creates the peer directly in another netns with fixed MACs and MTU", async () => {
