@@ -779,18 +779,19 @@ Deno.test("neighResolve works for IPv6 over link-local addresses", async () => {
 Deno.test("sysctlWrite and sysctlRead inside withNetns address that netns only", async () => {
   await using w = world();
   const ns = w.netns("a");
-  ipVeth(ns, "v0", "v1");
-  const fwd = ifSysctlKey(4, "v0", "forwarding");
-  const fwd6 = ifSysctlKey(6, "v0", "forwarding");
-  const delay = ifSysctlKey(4, "v0", "proxy_delay", "neigh");
-  assert.equal(fwd, "net/ipv4/conf/v0/forwarding");
-  assert.equal(delay, "net/ipv4/neigh/v0/proxy_delay");
+  ipVeth(ns, "pntsys0", "pntsys1"); // names no real host link has
+  const fwd = ifSysctlKey(4, "pntsys0", "forwarding");
+  const fwd6 = ifSysctlKey(6, "pntsys0", "forwarding");
+  const delay = ifSysctlKey(4, "pntsys0", "proxy_delay", "neigh");
+  assert.equal(fwd, "net/ipv4/conf/pntsys0/forwarding");
+  assert.equal(delay, "net/ipv4/neigh/pntsys0/proxy_delay");
   const read = withNetns(w.path(ns), () => {
     assert.ok(isCurrentNetns(w.path(ns)));
     assert.equal(sysctlRead(fwd), "0");
     sysctlWrite(fwd, 1);
     sysctlWrite(fwd6, "1");
     sysctlWrite(delay, 0);
+    assertNetlinkError(() => sysctlWrite(fwd, "bogus"), (e) => !e.notFound, `sysctl write ${fwd}=bogus`);
     return [sysctlRead(fwd), sysctlRead(fwd6), sysctlRead(delay)];
   });
   assert.deepEqual(read, ["1", "1", "0"]);
@@ -799,9 +800,13 @@ Deno.test("sysctlWrite and sysctlRead inside withNetns address that netns only",
   assert.equal(inNs(fwd6), "1");
   assert.equal(inNs(delay), "0");
   assert.equal(isCurrentNetns(w.path(ns)), false);
-  assert.equal(sysctlTryRead(fwd), null, "v0 does not exist outside the test netns");
-  assert.equal(withNetns(w.path(ns), () => sysctlTryRead(ifSysctlKey(4, "v0", "no_such_knob"))), null);
-  const e = assertNetlinkError(() => sysctlRead("net/ipv4/conf/v0/forwarding"), (e) => e.notFound, "v0/forwarding");
+  assert.equal(sysctlTryRead(fwd), null, "pntsys0 does not exist outside the test netns");
+  assert.equal(withNetns(w.path(ns), () => sysctlTryRead(ifSysctlKey(4, "pntsys0", "no_such_knob"))), null);
+  const e = assertNetlinkError(
+    () => sysctlRead("net/ipv4/conf/pntsys0/forwarding"),
+    (e) => e.notFound,
+    "pntsys0/forwarding",
+  );
   assert.equal(e.code, 0);
   assertNetlinkError(() => sysctlRead("net/../../etc/passwd"), (e) => e.errno === 22, "net/../../etc/passwd");
   assertNetlinkError(() => ifSysctlKey(4, "a/b", "forwarding"), (e) => e.errno === 22, '"a/b"');
