@@ -26,61 +26,61 @@ interface Engine {
   node: string;
   nodePath: string;
   rootfs: string;
-  wrapper: string;
   podman: (...args: string[]) => Promise<Ran>;
   /** podman, failing the test with its stderr when it exits non-zero. */
   ok: (...args: string[]) => Promise<string>;
   status: () => Promise<{ code: number; report: StatusReport }>;
 }
 
-/** containers.conf from the verified recipe (shared/recipes/podman), everything under `dir`. */
+/** Replaces `from` in `text`, failing when it is not there (so the shipped file and this test cannot drift apart). */
+function swap(text: string, from: string, to: string): string {
+  assert.ok(text.includes(from), `deploy/podman file no longer contains ${JSON.stringify(from)}`);
+  return text.replaceAll(from, to);
+}
+
+/**
+ * deploy/podman/containers.conf as shipped, with every host path moved under `dir`, plus the
+ * machine-specific settings of the verified recipe (shared/recipes/podman): cgroupfs, low default
+ * ulimits, file events, vfs storage.
+ */
 function containersConf(dir: string): string {
-  return `[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
-netns = "bridge"
-[engine]
+  let c = Deno.readTextFileSync(`${ROOT}/deploy/podman/containers.conf`);
+  c = swap(c, '"/opt/cni/bin"', `"${dir}/cni-bin"`);
+  c = swap(c, '"/etc/cni/net.d"', `"${dir}/net.d"`);
+  c = swap(c, '["/usr/share/containers/oci/hooks.d", "/etc/containers/oci/hooks.d"]', `["${dir}/hooks.d"]`);
+  c = swap(c, '"/usr/local/libexec/podnet/runsc-wrap"', `"${dir}/runsc-wrap"`);
+  // Not "podnet": were podnet's list rejected, podman would build an in-memory bridge under the
+  // default name and use it (leases in /var/lib/cni/networks). Tests always pass --network podnet.
+  c = swap(c, 'default_network = "podnet"', 'default_network = "pnt-unused"');
+  c = swap(
+    c,
+    "[engine]\n",
+    `[engine]
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 events_logfile_path = "${dir}/events.log"
-hooks_dir = ["${dir}/hooks.d"]
 runtime = "runc"
 tmp_dir = "${dir}/tmp"
 static_dir = "${dir}/storage/root/libpod"
 volume_path = "${dir}/storage/root/volumes"
-[network]
-network_backend = "cni"
-cni_plugin_dirs = ["${dir}/cni-bin", "/usr/lib/cni"]
-network_config_dir = "${dir}/net.d"
-# Not "podnet": were podnet's list rejected, podman would build an in-memory bridge under the
-# default name and use it (leases in /var/lib/cni/networks). Tests always pass --network podnet.
-default_network = "pnt-unused"
-`;
+`,
+  );
+  return `[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
+netns = "bridge"
+${c}`;
 }
 
 function storageConf(dir: string): string {
   return `[storage]\ndriver = "vfs"\ngraphroot = "${dir}/storage/root"\nrunroot = "${dir}/storage/runroot"\n`;
 }
 
-/**
- * OCI-runtime shim for Debian's old runsc (DESIGN.md): hide /proc/sys/net in a private mount
- * namespace so runsc does not think it runs in the root netns, and trade podman's
- * "--cgroup-manager X" (which runsc does not know) for --ignore-cgroups.
- */
+/** deploy/podman/runsc-wrap as shipped, its state under `dir`, logging each call. */
 function runscWrapper(dir: string): string {
-  return `#!/bin/sh
-echo "$(date +%T) runsc $*" >> ${dir}/runsc-logs/argv.log
-n=$#; skip=0
-for a in "$@"; do
-  if [ $skip = 1 ]; then skip=0
-  elif [ "$a" = --cgroup-manager ]; then skip=1; set -- "$@" --ignore-cgroups
-  else case "$a" in --cgroup-manager=*) ;; *) set -- "$@" "$a";; esac; fi
-done
-shift $n
-exec unshare -m --propagation private sh -c \\
-  'mount --bind ${dir}/emptydir /proc/sys/net &&
-   exec /usr/bin/runsc --root ${dir}/runsc-root --net-raw --network=sandbox "$@"' \\
-  runsc-wrap "$@"
-`;
+  let w = Deno.readTextFileSync(`${ROOT}/deploy/podman/runsc-wrap`);
+  w = swap(w, "RUNSC_ROOT=/run/runsc-podman", `RUNSC_ROOT=${dir}/runsc-root`);
+  w = swap(w, "EMPTY_DIR=/run/podnet/empty", `EMPTY_DIR=${dir}/emptydir`);
+  return swap(w, "#!/bin/sh\n", `#!/bin/sh\necho "$(date +%T) runsc $*" >> ${dir}/runsc-logs/argv.log\n`);
 }
 
 async function engine(w: World): Promise<Engine> {
@@ -135,7 +135,7 @@ async function engine(w: World): Promise<Engine> {
     assert.ok(r.code === 0 || r.code === 1, r.stderr);
     return { code: r.code, report: JSON.parse(r.stdout) };
   };
-  return { dir, node, nodePath, rootfs: `${dir}/rootfs`, wrapper: `${dir}/runsc-wrap`, podman, ok, status };
+  return { dir, node, nodePath, rootfs: `${dir}/rootfs`, podman, ok, status };
 }
 
 interface PodNet {
@@ -266,7 +266,7 @@ Deno.test("podman gVisor (runsc) container reaches the node with proxy ARP off, 
     "--name",
     "g1",
     "--runtime",
-    e.wrapper,
+    "runsc-podnet", // [engine.runtimes] in deploy/podman/containers.conf
     "--annotation",
     "podnet.io/sandbox=gvisor",
     "--network",
