@@ -78,6 +78,11 @@ async function startup(runs: number): Promise<Row[]> {
         () => timeRun(deno, [...flags, join(ROOT, "main.ts"), "--version"], env),
       ],
       ["`bin/podnet --version`", () => timeRun(join(ROOT, "bin/podnet"), ["--version"])],
+      // What the launcher does before exec'ing deno (a shell and a readlink), without deno.
+      [
+        "launcher's own work: `sh` + `readlink -f`, no deno",
+        () => timeRun("sh", ["-c", 'self=$(readlink -f "$0") && exec true', join(ROOT, "bin/podnet")]),
+      ],
     ];
     const rows: Row[] = cases.map(([what]) => ({ what, samples: [] }));
     for (const [, fn] of cases) await fn(); // warm the page cache and DENO_DIR
