@@ -124,6 +124,16 @@ Deno.test("linkAddVeth creates the peer directly in another netns with fixed MAC
   await using w = world();
   const node = w.netns("node");
   const pod = w.netns("pod");
+  // Watch the node netns's link events: a peer created there and then moved would show up.
+  const monitor = new Deno.Command("ip", { args: ["-n", node, "-o", "monitor", "link"], stdout: "piped" }).spawn();
+  const events = new Response(monitor.stdout).text();
+  w.defer(async () => {
+    try {
+      monitor.kill();
+    } catch { /* already exited */ }
+    await monitor.status;
+  });
+  await sleep(150); // let ip subscribe before the request
   using s = Socket.open(w.path(node));
   const link = linkAddVeth(s, {
     name: "pn0",
@@ -133,6 +143,14 @@ Deno.test("linkAddVeth creates the peer directly in another netns with fixed MAC
     peerMac: "02:aa:bb:cc:dd:02",
     mtu: 1400,
   });
+  ip(node, "link", "set", "pn0", "alias", "marker"); // a last event, so the first ones were delivered
+  for (let i = 0; i < 100 && !ipLink(node, "pn0").ifalias; i++) await sleep(10);
+  await sleep(150);
+  monitor.kill();
+  await monitor.status;
+  const seen = await events;
+  assert.match(seen, /\bpn0\b/, "the monitor saw the host end being created");
+  assert.doesNotMatch(seen, /\beth0\b/, `the peer never existed in the node netns:\n${seen}`);
   assert.equal(link.name, "pn0");
   assert.equal(link.mac, "02:aa:bb:cc:dd:01");
   assert.equal(link.mtu, 1400);
