@@ -108,7 +108,7 @@ export async function cmdAdd(ctx: Ctx): Promise<Result> {
     throw new CniError(ERR.invalidEnv, `interface ${env.ifname} already exists in ${env.netns}`);
   }
 
-  const ipam = await Ipam.open(conf, env);
+  const ipam = await Ipam.open(ctx);
   // The leftover's lease has the same containerID/ifname; host-local refuses a second one.
   if (replacedLeftover) await ipam.del();
   const undo = new Rollback();

@@ -140,7 +140,7 @@ export async function cmdCheck(ctx: Ctx): Promise<void> {
   }
   if (drift.length) throw driftError(drift);
 
-  const ipam = await Ipam.open(conf, env);
+  const ipam = await Ipam.open(ctx);
   if (versionAtLeast(ipam.version, "0.4.0")) await ipam.check(conf.prevResult);
 }
 

@@ -15,7 +15,12 @@ export interface Ctx {
   conf: NetConf;
   log: Logger;
   seam: Seam;
+  /** Where podnet keeps small caches (PODNET_STATE_DIR, default /run/podnet). */
+  stateDir: string;
 }
+
+/** Default state directory: on tmpfs, so caches never outlive a reboot. */
+export const DEFAULT_STATE_DIR = "/run/podnet";
 
 /** The pod's link-local IPv4 gateway (answered by the host end; Calico uses the same). */
 export const GW4 = "169.254.1.1";

@@ -32,6 +32,6 @@ export async function cmdDel(ctx: Ctx): Promise<void> {
       log.warn("host interface belongs to another attachment; left alone", { host: host.name, alias: link.alias });
     }
   }
-  const ipam = await Ipam.open(conf, env);
+  const ipam = await Ipam.open(ctx);
   await ipam.del();
 }

@@ -25,7 +25,7 @@ function need11(cmd: string, v: string): void {
 
 /** Runs GC; returns the attachments it removed. */
 export async function cmdGc(ctx: Ctx): Promise<Attachment[]> {
-  const { conf, env, log } = ctx;
+  const { conf, log } = ctx;
   need11("GC", conf.cniVersion);
   const valid = conf.validAttachments;
   // Without the list every attachment would look stale: refuse rather than delete them all.
@@ -52,7 +52,7 @@ export async function cmdGc(ctx: Ctx): Promise<Attachment[]> {
       stale.push({ containerID: a.containerId, ifname: a.ifname });
     }
   }
-  const ipam = await Ipam.open(conf, env);
+  const ipam = await Ipam.open(ctx);
   if (ipam.hasGcStatus) {
     await ipam.gc(valid);
   } else {
@@ -71,11 +71,11 @@ export async function cmdGc(ctx: Ctx): Promise<Attachment[]> {
 
 /** Runs STATUS; returns warnings that do not make the plugin unavailable. */
 export async function cmdStatus(ctx: Ctx): Promise<string[]> {
-  const { conf, env } = ctx;
+  const { conf } = ctx;
   need11("STATUS", conf.cniVersion);
   let ipam: Ipam;
   try {
-    ipam = await Ipam.open(conf, env);
+    ipam = await Ipam.open(ctx);
   } catch (e) {
     const m = e instanceof Error ? e.message : String(e);
     throw new CniError(ERR.notAvailable, `podnet cannot add pods: ${m}`);

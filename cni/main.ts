@@ -11,7 +11,7 @@ import type { Io } from "../core/io.ts";
 import { fileLogger, Logger } from "../core/log.ts";
 import { CNI_VERSIONS } from "../core/version.ts";
 import { type CniEnv, decodeConfig, type NetConf, parseConfig, parseEnv } from "./config.ts";
-import type { Ctx } from "./context.ts";
+import { type Ctx, DEFAULT_STATE_DIR } from "./context.ts";
 import { CniError, ERR, errorJson, toCniError } from "./errors.ts";
 import { formatResult } from "./result.ts";
 import { seams } from "./seams.ts";
@@ -29,6 +29,7 @@ installed as /opt/cni/bin/podnet. The network configuration is read from stdin:
     "ipam": { "type": "host-local", "ranges": [[{ "subnet": "10.244.1.0/24" }]] } }
 
 The result (ADD) or a CNI error object { cniVersion, code, msg, details } is printed on stdout.
+PODNET_STATE_DIR (default /run/podnet) holds a cache of IPAM plugins' VERSION answers.
 Test seams: PODNET_TEST_FAIL_AT=<step> / PODNET_TEST_KILL_AT=<step> with PODNET_TEST_SEAMS=1.
 `;
 
@@ -70,7 +71,20 @@ export async function cniCommand(args: string[], io: Io): Promise<number> {
       opLog = fileLogger(conf.logFile, conf.logLevel, { component: "podnet-cni" });
       warn = opLog;
     }
-    const ctx: Ctx = { env, conf, log: warn, seam: seams(io.env) };
+    const seam = seams(io.env);
+    const ctx: Ctx = {
+      env,
+      conf,
+      stateDir: io.env("PODNET_STATE_DIR") || DEFAULT_STATE_DIR,
+      log: warn,
+      // At debug level every ADD step logs when it finished: where an ADD spends its time.
+      seam: opLog?.enabled("debug")
+        ? (step) => {
+          opLog!.debug("add step done", { step, atMs: Math.round((performance.now() - started) * 100) / 100 });
+          seam(step);
+        }
+        : seam,
+    };
     let extra: Record<string, string | number | string[]> = {};
     switch (env.command) {
       case "ADD": {

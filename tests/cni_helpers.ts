@@ -27,6 +27,8 @@ export interface Node {
   path: string;
   dataDir: string;
   logFile: string;
+  /** PODNET_STATE_DIR for the plugin (its IPAM version cache). */
+  stateDir: string;
 }
 
 /** Builds the node netns: lo up, ifb0 up with NODE_V4/NODE_V6 and default routes through it. */
@@ -39,7 +41,14 @@ export function makeNode(w: World): Node {
   ip(ns, "route", "add", "default", "dev", "ifb0");
   ip(ns, "-6", "route", "add", "default", "dev", "ifb0");
   const dir = w.tempDir();
-  return { w, ns, path: w.path(ns), dataDir: `${dir}/ipam`, logFile: `${dir}/log/podnet.log` };
+  return {
+    w,
+    ns,
+    path: w.path(ns),
+    dataDir: `${dir}/ipam`,
+    logFile: `${dir}/log/podnet.log`,
+    stateDir: `${dir}/state`,
+  };
 }
 
 /** Options for `netConf`. */
@@ -104,6 +113,7 @@ export async function cni(node: Node, e: CallEnv, config: unknown, plugin = PODN
     CNI_NETNS: e.netns ?? "",
     CNI_IFNAME: e.ifname ?? "eth0",
     CNI_PATH: e.path ?? CNI_BIN,
+    PODNET_STATE_DIR: node.stateDir,
   };
   if (env.CNI_NETNS === "") delete env.CNI_NETNS;
   for (const [k, v] of Object.entries(e.env ?? {})) {

@@ -1,0 +1,30 @@
+import assert from "node:assert/strict";
+import { hostAlias, hostEnd, parseAlias } from "./names.ts";
+
+Deno.test("hostEnd is deterministic, at most 15 bytes, with locally administered unicast MACs", async () => {
+  const a = await hostEnd("pn", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "eth0");
+  const b = await hostEnd("pn", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "eth0");
+  assert.deepEqual(a, b);
+  assert.match(a.name, /^pn[0-9a-f]{13}$/);
+  for (const mac of [a.mac, a.podMac]) {
+    assert.match(mac, /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+    assert.equal(parseInt(mac.slice(0, 2), 16) & 3, 2);
+  }
+  assert.notEqual(a.mac, a.podMac);
+  assert.equal((await hostEnd("podnet1", "c", "eth0")).name.length, 15);
+});
+
+Deno.test("hostEnd differs per containerID and per ifname", async () => {
+  const names = new Set<string>();
+  for (const id of ["c1", "c2"]) for (const i of ["eth0", "net1"]) names.add((await hostEnd("pn", id, i)).name);
+  assert.equal(names.size, 4);
+});
+
+Deno.test("parseAlias inverts hostAlias and rejects other aliases", () => {
+  assert.deepEqual(parseAlias(hostAlias("net", "c.1_x", "eth0")), {
+    network: "net",
+    containerId: "c.1_x",
+    ifname: "eth0",
+  });
+  for (const a of [null, "", "foo", "a/b", "/a/b", "a/b/"]) assert.equal(parseAlias(a), null, String(a));
+});
