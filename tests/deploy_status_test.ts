@@ -163,3 +163,54 @@ Deno.test("status --watch reports every round with its drift lines and exits wit
   );
   assert.equal(lines.filter((l) => l === "drift   ctr7/eth0: pin 169.254.1.1 is missing in the pod").length, 2);
 });
+
+Deno.test("status finds a pod netns that only a process holds, through /proc/PID/ns/net", async () => {
+  await using w = world();
+  const node = w.netns("node");
+  // A netns with no name under /run/netns, kept alive by one process we started.
+  const child = new Deno.Command("unshare", { args: ["--net", "sleep", "60"], stdout: "null", stderr: "null" }).spawn();
+  w.defer(async () => {
+    child.kill("SIGKILL");
+    await child.status;
+  });
+  const pidNs = `/proc/${child.pid}/ns/net`;
+  for (let i = 0; i < 50 && Deno.readLinkSync(pidNs) === Deno.readLinkSync("/proc/self/ns/net"); i++) {
+    await new Promise((ok) => setTimeout(ok, 20)); // until unshare(2) has happened
+  }
+  ip(
+    node,
+    "link",
+    "add",
+    "pn77",
+    "address",
+    HOST_MAC,
+    "type",
+    "veth",
+    "peer",
+    "name",
+    "eth0",
+    "netns",
+    String(child.pid),
+  );
+  ip(node, "link", "set", "pn77", "alias", "podnet/ctr8/eth0", "up");
+  ip(node, "route", "add", "10.244.1.12/32", "dev", "pn77");
+  run("nsenter", [`--net=${pidNs}`, "ip", "link", "set", "eth0", "up"]);
+  run("nsenter", [`--net=${pidNs}`, "ip", "addr", "add", "10.244.1.12/32", "dev", "eth0"]);
+  run("nsenter", [
+    `--net=${pidNs}`,
+    "ip",
+    "neigh",
+    "add",
+    "169.254.1.1",
+    "lladdr",
+    HOST_MAC,
+    "dev",
+    "eth0",
+    "nud",
+    "permanent",
+  ]);
+  const a = statusIn(w.path(node)).attachments[0]!;
+  assert.equal(a.podNetns, pidNs);
+  assert.equal(a.pins, "match");
+  assert.deepEqual(a.podAddresses, ["10.244.1.12"]);
+});
