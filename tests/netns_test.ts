@@ -175,6 +175,9 @@ Deno.test("two sockets in two netns see only their own links", async () => {
   linkAddVeth(sa, { name: "xa", peerName: "xb", peerNetns: w.path(b) });
   assert.deepEqual(linkList(sa).map((l) => l.name).sort(), ["lo", "xa"]);
   assert.deepEqual(linkList(sb).map((l) => l.name).sort(), ["lo", "xb"]);
+  // The thread's netns does not matter to a socket: inside B, sa still addresses A.
+  const insideB = withNetns(w.path(b), () => linkList(sa).map((l) => l.name).sort());
+  assert.deepEqual(insideB, ["lo", "xa"]);
 });
 
 Deno.test("Socket.close is idempotent and a closed socket refuses use", async () => {
