@@ -464,10 +464,15 @@ export async function installCommand(args: string[], io: Io): Promise<number> {
     ...(captureDir !== undefined ? { captureDir } : {}),
   });
   const dryRun = values["dry-run"] === true;
-  io.stdout(formatPlan(plan, dryRun));
-  if (dryRun) return 0;
+  if (dryRun) {
+    io.stdout(formatPlan(plan, true));
+    return 0;
+  }
+  // Write first, report after: a closed stdout (a log pipe gone) must not stop the install halfway.
   const written = applyInstall(plan);
-  io.stdout(written.length === 0 ? "nothing to change\n" : `wrote ${written.length} file(s)\n`);
+  io.stdout(
+    formatPlan(plan, false) + (written.length === 0 ? "nothing to change\n" : `wrote ${written.length} file(s)\n`),
+  );
   return 0;
 }
 
