@@ -112,7 +112,8 @@ export function parseEnv(get: (k: string) => string | undefined): CniEnv {
     }
   }
   if ((command === "ADD" || command === "CHECK") && netns === "") throw envError("CNI_NETNS is required");
-  if (netns !== "" && !netns.startsWith("/")) {
+  // VERSION/GC/STATUS ignore CNI_NETNS (libcni sends "dummy" with VERSION), so only per-container commands check it.
+  if (perContainer && netns !== "" && !netns.startsWith("/")) {
     throw envError(`CNI_NETNS ${JSON.stringify(netns)} must be an absolute path`);
   }
   if (command !== "VERSION" && path.length === 0) throw envError("CNI_PATH is required (to find the IPAM plugin)");
