@@ -78,3 +78,50 @@ Deno.test("STATUS succeeds silently when IPAM is usable and answers 50 when it i
   assertCniError(await cni(node, env, netConf(node, { ipam: { type: "no-such-ipam" } })), 50, /cannot add pods/);
   assertCniError(await cni(node, env, netConf(node, { cniVersion: "1.0.0" })), 1, /STATUS needs cniVersion 1\.1\.0/);
 });
+
+/** A fake IPAM plugin speaking CNI 1.1.0 that records each call as `COMMAND stdin` lines. */
+function fakeIpam(dir: string, statusFails: boolean): string {
+  const log = `${dir}/calls`;
+  Deno.writeTextFileSync(
+    `${dir}/fake-ipam`,
+    `#!/bin/sh
+IFS= read -r in # a builtin: runtimes may give plugins no PATH
+echo "$CNI_COMMAND $CNI_CONTAINERID $in" >> ${log}
+case "$CNI_COMMAND" in
+VERSION) echo '{"cniVersion":"1.1.0","supportedVersions":["0.4.0","1.0.0","1.1.0"]}' ;;
+ADD) echo '{"cniVersion":"1.1.0","ips":[{"address":"10.250.0.5/24"}]}' ;;
+STATUS) ${statusFails ? `echo '{"cniVersion":"1.1.0","code":50,"msg":"pool exhausted"}'; exit 1` : "true"} ;;
+esac
+`,
+    { mode: 0o755 },
+  );
+  return log;
+}
+
+Deno.test("GC and STATUS go to an IPAM plugin that speaks 1.1.0 (one IPAM GC, no DEL; STATUS errors passed on)", async () => {
+  await using w = world();
+  const node = makeNode(w);
+  const dir = w.tempDir();
+  const calls = fakeIpam(dir, true);
+  const conf = netConf(node, { ipam: { type: "fake-ipam" } });
+  const path = `${dir}:/usr/lib/cni`;
+  const pod = w.netns("pod");
+  await add(node, pod, conf, { containerId: "stale", path });
+  const valid = [{ containerID: "live", ifname: "eth0" }];
+  const gc = await cni(node, { command: "GC", path, env: { CNI_CONTAINERID: null, CNI_IFNAME: null } }, {
+    ...conf,
+    "cni.dev/valid-attachments": valid,
+  });
+  assert.equal(gc.code, 0, gc.stdout);
+  assert.deepEqual(extraLinks(node.ns), []);
+  const lines = Deno.readTextFileSync(calls).trim().split("\n");
+  const cmds = lines.map((l) => l.split(" ")[0]);
+  assert.deepEqual(cmds.filter((c) => c !== "VERSION"), ["ADD", "GC"]);
+  const gcLine = lines.find((l) => l.startsWith("GC"))!;
+  const gcIn = JSON.parse(gcLine.slice(gcLine.indexOf("{")));
+  assert.deepEqual(gcIn["cni.dev/valid-attachments"], valid);
+  assert.equal(gcIn.cniVersion, "1.1.0");
+
+  const st = await cni(node, { command: "STATUS", path, env: { CNI_CONTAINERID: null, CNI_IFNAME: null } }, conf);
+  assertCniError(st, 50, /IPAM plugin fake-ipam STATUS failed: pool exhausted/);
+});
