@@ -125,12 +125,18 @@ export async function cniCommand(args: string[], io: Io): Promise<number> {
   }
 }
 
-function opFields(env: CniEnv | null, conf: NetConf | null, started: number): Record<string, string | number> {
+function opFields(
+  env: CniEnv | null,
+  conf: NetConf | null,
+  started: number,
+): Record<string, string | number | string[]> {
   return {
     command: env?.command ?? "",
     containerID: env?.containerId ?? "",
     ifname: env?.ifname ?? "",
     network: conf?.name ?? "",
+    // The config's field names only: its values can hold secrets (DESIGN.md).
+    configFields: conf ? Object.keys(conf.raw).sort() : [],
     durationMs: Math.round((performance.now() - started) * 100) / 100,
   };
 }

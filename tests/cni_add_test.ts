@@ -125,7 +125,10 @@ async function lifecycle(fam: { v4: boolean; v6: boolean }): Promise<void> {
   const pod = w.netns("pod");
   const routes4 = routes(node.ns, 4), routes6 = routes(node.ns, 6);
   const conf = netConf(node, fam);
-  const res = await add(node, pod, conf);
+  // What kubelet's runtimes pass; host-local must get it unchanged (it rejects unknown keys otherwise).
+  const res = await add(node, pod, conf, {
+    env: { CNI_ARGS: "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-0" },
+  });
   assert.equal(res.cniVersion, "1.1.0");
   assertAttached(node, pod, res, fam);
   assert.equal(leases(node.dataDir).length, (fam.v4 ? 1 : 0) + (fam.v6 ? 1 : 0));

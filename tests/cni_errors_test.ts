@@ -163,6 +163,7 @@ Deno.test("the log file gets one JSON line per operation, mode 0600 in a 0700 di
     assert.ok(typeof l.ts === "string" && typeof l.level === "string");
   }
   assert.equal(ops[1].code, 4);
+  assert.ok(ops[0].configFields.includes("secretToken"), "field names are logged");
   assert.equal(Deno.statSync(node.logFile).mode! & 0o777, 0o600);
   assert.equal(Deno.statSync(node.logFile.slice(0, node.logFile.lastIndexOf("/"))).mode! & 0o777, 0o700);
 });
