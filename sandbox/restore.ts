@@ -140,8 +140,14 @@ function routeSpec(link: Link, r: SnapshotLink["routes"][number]): RouteSpec {
   return s;
 }
 
-function restoreLink(sock: Socket, opts: RestoreOptions, want: SnapshotLink): RestoredLink {
+function restoreLink(
+  sock: Socket,
+  opts: RestoreOptions,
+  want: SnapshotLink,
+  onMoved: (index: number) => void,
+): RestoredLink {
   const { link: found, moved } = placeLink(sock, opts, want);
+  if (moved) onMoved(found.index);
   let link = found;
   if (!opts.neighborsOnly) {
     if (link.name !== want.name) {
@@ -200,14 +206,49 @@ export function restoreSnapshot(snap: Snapshot, opts: RestoreOptions = {}): Rest
   }
   using sock = Socket.open(opts.netns ?? null);
   const out: RestoredLink[] = [];
+  const moved: { want: SnapshotLink; index: number }[] = [];
   for (const l of links) {
     try {
-      out.push(restoreLink(sock, opts, l));
+      out.push(restoreLink(sock, opts, l, (index) => moved.push({ want: l, index })));
     } catch (e) {
-      throw prefixed(e, `restore ${l.name}${where(opts.netns)}: `);
+      const err = prefixed(e, `restore ${l.name}${where(opts.netns)}: `);
+      err.message += moveBack(sock, snap, opts, moved);
+      throw err;
     }
   }
   return out;
+}
+
+/**
+ * Roll-back after a failed restore: links this run moved go back to the link
+ * netns with their snapshot configuration, so a failed sandbox start does not
+ * take the pod's network with it (the sandbox netns, and a veth end in it,
+ * vanish when the runtime gives up). Best effort; returns a note for the error.
+ */
+function moveBack(
+  sock: Socket,
+  snap: Snapshot,
+  opts: RestoreOptions,
+  moved: { want: SnapshotLink; index: number }[],
+): string {
+  if (!opts.linkNetns || moved.length === 0) return "";
+  const notes: string[] = [];
+  for (const m of moved.reverse()) {
+    try {
+      linkSet(sock, m.index, { netns: opts.linkNetns });
+    } catch (e) {
+      notes.push(`roll-back FAILED: ${m.want.name} stays${where(opts.netns)}: ${e instanceof Error ? e.message : e}`);
+      continue;
+    }
+    try {
+      restoreSnapshot({ ...snap, links: [m.want] }, { netns: opts.linkNetns });
+      notes.push(`rolled back: ${m.want.name} moved back to ${opts.linkNetns}`);
+    } catch {
+      // Moving a link drops its addresses and routes; put back what the snapshot allows, in order.
+      notes.push(`rolled back: ${m.want.name} moved back to ${opts.linkNetns}, re-configured up to the same failure`);
+    }
+  }
+  return ` (${notes.join("; ")})`;
 }
 
 export const RESTORE_HELP = `usage: podnet restore --from FILE|- [--netns PATH] [--link-netns PATH] [--ifname NAME]...

@@ -184,6 +184,33 @@ Deno.test("restore refuses malformed snapshots with one clear line and changes n
   assert.deepEqual(kernelState(pw.pod), before);
 });
 
+Deno.test("a restore that fails after moving the link moves it back, configured, and names the failed route", async () => {
+  await using w = world();
+  const pw = calicoPod(w);
+  const q = w.netns("q");
+  const before = kernelState(pw.pod);
+  const text = snapshotOf({
+    name: "eth0",
+    mac: ipJson(pw.pod, "link", "show", "eth0")[0].address,
+    mtu: 1500,
+    addresses: [{ cidr: "10.9.0.5/32" }],
+    routes: [
+      { dst: "169.254.1.1/32" },
+      { dst: "0.0.0.0/0", gateway: "169.254.1.1" },
+      { dst: "10.60.0.0/16", gateway: "169.254.1.1", src: "10.99.99.99" }, // not a local address: EINVAL
+    ],
+    neighbors: [],
+  });
+  const r = await podnet(["restore", "--from", "-", "--netns", w.path(q), "--link-netns", pw.podPath], text);
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr,
+    /restore eth0 in \S+: route replace 10\.60\.0\.0\/16 via 169\.254\.1\.1 .*rolled back: eth0 moved back/,
+  );
+  assert.deepEqual(ipJson(q, "link", "show").map((l) => l.ifname), ["lo"]);
+  assert.deepEqual(kernelState(pw.pod), before);
+});
+
 Deno.test("restore names the link it cannot find", async () => {
   await using w = world();
   const pw = calicoPod(w);
