@@ -6,7 +6,8 @@
 
 import assert from "node:assert/strict";
 import { runHook } from "../sandbox/hook.ts";
-import { netnsId } from "../netlink/mod.ts";
+import { linkByName, neighList, netnsId, Socket } from "../netlink/mod.ts";
+import { sendProbe } from "../core/snapshot.ts";
 import { ip, ipJson, type World, world } from "./harness.ts";
 import { calicoPod, HOST_IF, kernelState, podnet, type PodWorld } from "./sandbox_world.ts";
 
@@ -55,6 +56,25 @@ Deno.test("capture resolves both gateway MACs (169.254.1.1, fe80::1) after the p
     { dst: "::/0", gateway: "fe80::1" },
   ]);
   assert.ok(link.addresses.some((a: { cidr: string }) => a.cidr === "10.9.0.5/32"));
+});
+
+Deno.test("one UDP datagram sent from inside the pod netns makes the kernel resolve v4 and link-local v6 gateways", async () => {
+  await using w = world();
+  const pw = calicoPod(w, { hostOwnsGateway: true, dualStack: true });
+  ip(pw.pod, "neigh", "flush", "all");
+  using s = Socket.open(pw.podPath);
+  const eth0 = linkByName(s, "eth0");
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(neighList(s, { ifindex: eth0.index }).filter((n) => n.resolved), [], "nothing resolves by itself");
+  for (const gw of ["169.254.1.1", "fe80::1"]) sendProbe(pw.podPath, eth0, gw);
+  let macs: (string | null)[] = [];
+  for (let i = 0; i < 100; i++) {
+    const ns = neighList(s, { ifindex: eth0.index });
+    macs = ["169.254.1.1", "fe80::1"].map((ip) => ns.find((n) => n.ip === ip && n.resolved)?.mac ?? null);
+    if (macs.every((m) => m !== null)) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.deepEqual(macs, [pw.host.mac, pw.host.mac]);
 });
 
 Deno.test("capture in a subnet design (/24 address, default via .1) records the default gateway's MAC", async () => {
