@@ -113,13 +113,13 @@ export async function cmdAdd(ctx: Ctx): Promise<Result> {
   if (replacedLeftover) await ipam.del();
   const undo = new Rollback();
   try {
-    const ipamResult = await ipam.add();
-    undo.push(`IPAM ${ipam.type} DEL`, () => ipam.del());
-    seam("ipam");
-
-    const ips = ipamResult.ips.map((i) => ({ ...i, family: familyOfCidr(i.address) }));
-    const has4 = ips.some((i) => i.family === 4), has6 = ips.some((i) => i.family === 6);
-    if (!has4 && !has6) throw new CniError(ERR.internal, `IPAM plugin ${ipam.type} returned no addresses`);
+    // IPAM runs as its own process while the veth is created and brought up: both take tens of
+    // milliseconds, neither needs the other. Only addresses, routes and the per-family sysctls wait.
+    const pending = await ipam.startAdd();
+    undo.push(`IPAM ${ipam.type} DEL`, async () => {
+      await pending.done.catch(() => {}); // whatever it did must have finished before DEL
+      await ipam.del();
+    });
 
     const hostLink = linkAddVeth(node, {
       name: host.name,
@@ -141,11 +141,29 @@ export async function cmdAdd(ctx: Ctx): Promise<Result> {
     seam("veth");
     const podLink = { index: hostLink.parentIndex, name: env.ifname };
 
-    // Host end: addrgenmode none keeps the kernel from adding an EUI-64 link-local next to fe80::1.
+    // Host end up while its peer is still down (no carrier, so no link-local yet); addrgenmode none
+    // in the same request keeps the kernel from ever adding an EUI-64 one next to fe80::1.
     linkSet(node, hostLink, { alias, addrGenMode: "none", up: true });
-    if (has6) addrAdd(node, hostLink, `${GW6}/64`, { nodad: true });
     seam("host-link");
 
+    // Pod end: DAD off before the link comes up, so even its kernel link-local is usable at once.
+    withNetns(env.netns, () => {
+      try {
+        sysctlWrite(`net/ipv6/conf/${env.ifname}/accept_dad`, 0);
+      } catch (e) {
+        if (!(e instanceof NetlinkError && e.notFound)) throw e; // IPv6 disabled: nothing to detect
+      }
+    });
+    linkSet(pod, podLink, { up: true });
+    seam("pod-link");
+
+    const ipamResult = await pending.done;
+    seam("ipam");
+    const ips = ipamResult.ips.map((i) => ({ ...i, family: familyOfCidr(i.address) }));
+    const has4 = ips.some((i) => i.family === 4), has6 = ips.some((i) => i.family === 6);
+    if (!has4 && !has6) throw new CniError(ERR.internal, `IPAM plugin ${ipam.type} returned no addresses`);
+
+    if (has6) addrAdd(node, hostLink, `${GW6}/64`, { nodad: true });
     if (has4) sysctlWrite(`net/ipv4/conf/${host.name}/forwarding`, 1);
     if (has6) enableIpv6Forwarding(host.name, ctx);
     if (has4 && conf.gatewayMode === "proxy-arp") {
@@ -160,11 +178,6 @@ export async function cmdAdd(ctx: Ctx): Promise<Result> {
       routeAdd(node, { dst: `${ipOf(ip.address)}/${full}`, link: hostLink, scope: "link" });
     }
     seam("host-routes");
-
-    // Pod end. DAD off before the link comes up, so its kernel link-local is usable at once too.
-    if (has6) withNetns(env.netns, () => sysctlWrite(`net/ipv6/conf/${env.ifname}/accept_dad`, 0));
-    linkSet(pod, podLink, { up: true });
-    seam("pod-link");
 
     const podIps = ips.map((ip) => {
       const cidr = `${ipOf(ip.address)}/${ip.family === 4 ? 32 : 128}`;

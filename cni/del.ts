@@ -10,7 +10,7 @@
 import { linkDel, linkFind, NetlinkError, Socket } from "../netlink/mod.ts";
 import { isOurs } from "./add.ts";
 import type { Ctx } from "./context.ts";
-import { Ipam } from "./ipam.ts";
+import { Ipam, type Pending } from "./ipam.ts";
 import { hostAlias, hostEnd } from "./names.ts";
 
 /** Runs DEL. */
@@ -18,7 +18,17 @@ export async function cmdDel(ctx: Ctx): Promise<void> {
   const { env, conf, log } = ctx;
   const host = await hostEnd(conf.hostInterfacePrefix, env.containerId, env.ifname);
   const alias = hostAlias(conf.name, env.containerId, env.ifname);
-  {
+  // IPAM DEL runs as its own process while the veth goes (deleting a link waits for an RCU grace
+  // period: tens of milliseconds). A failure of either is reported after both have run.
+  let ipamError: unknown = null;
+  let pending: Pending<string> | null = null;
+  try {
+    pending = await (await Ipam.open(ctx)).startDel();
+  } catch (e) {
+    ipamError = e;
+  }
+  let linkError: unknown = null;
+  try {
     using node = Socket.open();
     const link = linkFind(node, host.name);
     if (link !== null && isOurs(link, alias, host.mac)) {
@@ -31,7 +41,10 @@ export async function cmdDel(ctx: Ctx): Promise<void> {
       // Same name, other owner: not ours to delete (hash collision or a foreign link).
       log.warn("host interface belongs to another attachment; left alone", { host: host.name, alias: link.alias });
     }
+  } catch (e) {
+    linkError = e;
   }
-  const ipam = await Ipam.open(ctx);
-  await ipam.del();
+  if (pending !== null) await pending.done.catch((e) => (ipamError = e));
+  if (ipamError !== null) throw ipamError;
+  if (linkError !== null) throw linkError;
 }

@@ -123,29 +123,56 @@ export class Ipam {
     return JSON.stringify(o);
   }
 
-  async #run(command: string, overrides: Partial<CniEnv>, stdin: string): Promise<string> {
+  /**
+   * Starts the plugin and returns once its stdin is written and closed, so it
+   * runs on while the caller does synchronous netlink work (a sync FFI call
+   * blocks the event loop, which would otherwise hold back the stdin write).
+   */
+  async #start(command: string, overrides: Partial<CniEnv>, stdin: string): Promise<Pending<string>> {
     const env = { ...this.#env, ...overrides, command } as CniEnv;
-    const ran = await exec(this.bin, cniEnvVars(env), stdin);
-    if (ran.code === 0) return ran.stdout;
-    throw pluginError(this.type, command, ran);
+    const running = await start(this.bin, cniEnvVars(env), stdin);
+    const done = running.done.then((ran) => {
+      if (ran.code === 0) return ran.stdout;
+      throw pluginError(this.type, command, ran);
+    });
+    done.catch(() => {}); // handled by whoever awaits `done`; never an unhandled rejection meanwhile
+    return { done };
+  }
+
+  async #run(command: string, overrides: Partial<CniEnv>, stdin: string): Promise<string> {
+    return await (await this.#start(command, overrides, stdin)).done;
+  }
+
+  /** Starts IPAM ADD; `done` is the result in podnet's internal shape. */
+  async startAdd(): Promise<Pending<Result>> {
+    const p = await this.#start("ADD", {}, this.#stdin());
+    const done = p.done.then((out) => {
+      let v: unknown;
+      try {
+        v = JSON.parse(out);
+      } catch {
+        throw new CniError(ERR.internal, `IPAM plugin ${this.type} printed no JSON result for ADD`);
+      }
+      return parseResult(v, `IPAM plugin ${this.type}'s result`);
+    });
+    done.catch(() => {});
+    return { done };
   }
 
   /** IPAM ADD; the result in podnet's internal shape. */
   async add(): Promise<Result> {
-    const out = await this.#run("ADD", {}, this.#stdin());
-    let v: unknown;
-    try {
-      v = JSON.parse(out);
-    } catch {
-      throw new CniError(ERR.internal, `IPAM plugin ${this.type} printed no JSON result for ADD`);
-    }
-    return parseResult(v, `IPAM plugin ${this.type}'s result`);
+    return await (await this.startAdd()).done;
+  }
+
+  /** Starts IPAM DEL for this container or the given attachment. */
+  async startDel(att?: Attachment): Promise<Pending<string>> {
+    const o: Partial<CniEnv> = att ? { containerId: att.containerID, ifname: att.ifname, netns: "" } : {};
+    return await this.#start("DEL", o, this.#stdin());
   }
 
   /** IPAM DEL, for this container or the given attachment. */
   async del(att?: Attachment): Promise<void> {
-    const o: Partial<CniEnv> = att ? { containerId: att.containerID, ifname: att.ifname, netns: "" } : {};
-    await this.#run("DEL", o, this.#stdin());
+    await (await this.startDel(att)).done;
   }
 
   /** IPAM CHECK (0.4.0+), with the given prevResult. */
@@ -227,8 +254,18 @@ function pluginError(type: string, command: string, ran: Ran): CniError {
   return new CniError(ERR.internal, `IPAM plugin ${type} ${command} exited with status ${ran.code}`, tail);
 }
 
+/** A started plugin call; `done` settles when it has exited. */
+export interface Pending<T> {
+  done: Promise<T>;
+}
+
 /** Runs a plugin binary with `env` added to this process's environment and `stdin` fed in. */
 async function exec(bin: string, env: Record<string, string>, stdin: string): Promise<Ran> {
+  return await (await start(bin, env, stdin)).done;
+}
+
+/** Spawns a plugin binary and feeds it `stdin`; resolves once stdin is closed. */
+async function start(bin: string, env: Record<string, string>, stdin: string): Promise<Pending<Ran>> {
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(bin, { env, cwd: "/", stdin: "piped", stdout: "piped", stderr: "piped" }).spawn();
@@ -239,7 +276,9 @@ async function exec(bin: string, env: Record<string, string>, stdin: string): Pr
   // A plugin that exits without reading stdin closes the pipe; its exit status tells the story.
   await w.write(new TextEncoder().encode(stdin)).catch(() => {});
   await w.close().catch(() => {});
-  const out = await child.output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  const done = child.output().then((out) => {
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  });
+  return { done };
 }

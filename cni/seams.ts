@@ -8,7 +8,8 @@
  * - `PODNET_TEST_KILL_AT=<step>`: exit(137) right after `<step>`, without any
  *   rollback — what a SIGKILLed ADD leaves behind.
  *
- * Steps of ADD, in order: see `ADD_STEPS`.
+ * Steps of ADD, in order: see `ADD_STEPS` ("ipam" = the IPAM result arrived; the
+ * IPAM process runs from before "veth").
  *
  * @module
  */
@@ -17,12 +18,12 @@ import { CniError, ERR } from "./errors.ts";
 
 /** ADD's steps, in the order they run; each is a seam. */
 export const ADD_STEPS = [
-  "ipam",
   "veth",
   "host-link",
+  "pod-link",
+  "ipam",
   "host-sysctl",
   "host-routes",
-  "pod-link",
   "pod-addrs",
   "pod-routes",
   "result",
