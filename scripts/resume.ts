@@ -730,8 +730,8 @@ export interface LabNode {
   dataDir: string;
   /** A scratch directory of this node (bundles, images, logs). */
   dir: string;
-  /** podnet's network config on this node over `subnet` (host-local IPAM, "ips" capability). */
-  config(subnet: string): Record<string, unknown>;
+  /** podnet's network config on this node over `subnets` (host-local IPAM, one range per family, "ips" capability). */
+  config(...subnets: string[]): Record<string, unknown>;
 }
 
 /**
@@ -759,13 +759,13 @@ export function labNode(s: Scratch, n: number): LabNode {
     runtime,
     dataDir,
     dir,
-    config: (subnet) => ({
+    config: (...subnets) => ({
       cniVersion: "1.1.0",
       name: "podnet",
       type: "podnet",
       capabilities: { ips: true },
       logFile: `${dir}/podnet.log`,
-      ipam: { type: "host-local", dataDir, ranges: [[{ subnet }]] },
+      ipam: { type: "host-local", dataDir, ranges: subnets.map((subnet) => [{ subnet }]) },
     }),
   };
 }
@@ -837,16 +837,19 @@ export function waitTicks(log: string, n: number, after = 0, timeoutMs = 10_000)
 export async function resumeDemo(log: (line: string) => void): Promise<void> {
   await using lab = new Lab();
   const n1 = labNode(lab, 1), n2 = labNode(lab, 2);
-  const subnet = "10.244.0.0/16"; // one network over both nodes: it can keep the pod's address
+  // One network over both nodes, so it can keep the pod's addresses.
+  const subnets = ["10.244.0.0/16", "fd00:244::/64"];
   log(
-    `two nodes: node 1 (${n1.address}) and node 2 (${n2.address}), podnet + host-local over ${subnet}, proxy ARP off`,
+    `two nodes: node 1 (${n1.address}) and node 2 (${n2.address}), podnet + host-local over ${
+      subnets.join(" + ")
+    }, proxy ARP off`,
   );
 
   const podA: Attachment = {
     containerId: "resume-a",
     podNetns: lab.netns("pod-a"),
     ifname: "eth0",
-    config: n1.config(subnet),
+    config: n1.config(...subnets),
   };
   const added = await cniCall(n1.cni, "ADD", podA);
   lab.defer(async () => {
@@ -881,7 +884,7 @@ export async function resumeDemo(log: (line: string) => void): Promise<void> {
     containerId: "resume-b",
     podNetns: lab.netns("pod-b"),
     ifname: "eth0",
-    config: n2.config(subnet),
+    config: n2.config(...subnets),
   };
   const bundle2 = `${n2.dir}/bundle`;
   retargetBundle(bundle1, bundle2, podB.podNetns);
