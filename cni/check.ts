@@ -56,10 +56,10 @@ export async function cmdCheck(ctx: Ctx): Promise<void> {
     drift.push(`prevResult puts ${env.ifname} in ${podIface.sandbox}, CNI_NETNS is ${env.netns}`);
   }
   if (hostIface === undefined) drift.push(`prevResult has no host interface ${host.name}`);
-  if (hostIface?.mac !== undefined && hostIface.mac !== hostLink.mac) {
+  if (hostIface?.mac !== undefined && hostIface.mac.toLowerCase() !== hostLink.mac) {
     drift.push(`host interface ${host.name} has MAC ${hostLink.mac}, prevResult says ${hostIface.mac}`);
   }
-  if (podIface?.mac !== undefined && podIface.mac !== podLink.mac) {
+  if (podIface?.mac !== undefined && podIface.mac.toLowerCase() !== podLink.mac) {
     drift.push(`${env.ifname} has MAC ${podLink.mac}, prevResult says ${podIface.mac}`);
   }
   if (podIface?.mtu !== undefined && podIface.mtu !== podLink.mtu) {

@@ -109,7 +109,7 @@ export async function cniCommand(args: string[], io: Io): Promise<number> {
         const warnings = await (await import("./gc.ts")).cmdStatus(ctx);
         for (const w of warnings) {
           io.stderr(`podnet: ${w}\n`);
-          warn.warn(w);
+          opLog?.warn(w);
         }
         break;
       }
