@@ -29,6 +29,7 @@ import {
   formatCidr,
   type Link,
   linkList,
+  type Neigh,
   neighDel,
   neighList,
   neighResolve,
@@ -423,14 +424,19 @@ export function sendProbe(netnsPath: string | null, link: Pick<Link, "index" | "
 /** Options for `resolveNeighbor`. */
 export interface ResolveOptions {
   timeoutMs?: number;
-  /** Drop any existing entry first (also a PERMANENT one) so the MAC is learned anew. */
-  fresh?: boolean;
+  /**
+   * Accept only a confirmed entry: PERMANENT (a pin, e.g. podnet CNI's) or
+   * REACHABLE (answered within the last reachable time). A STALE/DELAY/PROBE
+   * entry is re-probed and waited for; its MAC is never returned unconfirmed.
+   */
+  confirmed?: boolean;
 }
 
 /**
  * Returns the MAC of `ip` on `link` in the socket's netns (`netnsPath` is the
  * same netns, for the datagram fallback), asking the kernel to resolve it
- * when there is no usable entry. Throws `SnapshotError` naming the gateway
+ * when there is no usable entry. Nothing is deleted: an existing entry stays
+ * as it was when resolution fails. Throws `SnapshotError` naming the gateway
  * when no MAC appears within the timeout.
  */
 export function resolveNeighbor(
@@ -444,22 +450,25 @@ export function resolveNeighbor(
   const family = parseIp(ip)?.family;
   if (family === undefined) throw new SnapshotError(`gateway ${JSON.stringify(ip)}: not an IP address`);
   const lookup = () => neighList(sock, { ifindex: link.index, family }).find((n) => n.ip === ip) ?? null;
-  if (opts.fresh) {
+  const usable = (n: Neigh | null): n is Neigh & { mac: string } =>
+    n !== null && n.mac !== null && (opts.confirmed ? n.permanent || n.state.includes("reachable") : n.resolved);
+  const first = lookup();
+  if (usable(first)) return first.mac;
+  if (opts.confirmed && first !== null && !first.permanent) {
+    // A STALE entry would sit in DELAY for delay_first_probe_time (5 s) before any probe: drop the
+    // unconfirmed, dynamic entry (never a pin) and resolve from scratch.
     try {
       neighDel(sock, link, ip);
     } catch (e) {
       if (!(e instanceof NetlinkError && e.notFound)) throw e;
     }
-  } else {
-    const n = lookup();
-    if (n?.resolved && n.mac) return n.mac;
   }
   const deadline = performance.now() + timeoutMs;
   let lastKick = -Infinity, kicks = 0, wait = 1;
   let state = "none";
   for (;;) {
     const n = lookup();
-    if (n?.resolved && n.mac) return n.mac;
+    if (usable(n)) return n.mac;
     state = n ? n.state.join(",") || "none" : "none";
     const now = performance.now();
     // Kick again soon when the kernel gave up (FAILED) or has no entry; it retries by itself while INCOMPLETE.

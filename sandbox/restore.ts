@@ -13,11 +13,14 @@
  * - IPv6 addresses are added `nodad` and `accept_dad=0` is set on the link
  *   (when the sysctl is visible: runsc's wrapper hides /proc/sys/net), so
  *   nothing waits for duplicate address detection.
- * - `resolveGateways`: instead of pinning the captured MAC, each gateway is
- *   resolved afresh in the target netns (any old entry, also a PERMANENT one,
- *   is dropped first) and THAT MAC is pinned. Use it when the snapshot may be
- *   older than the gateway (resume of a checkpointed sandbox, a re-created
- *   host end): a gateway that does not answer is an error, never a stale pin.
+ * - `resolveGateways`: the snapshot's gateway MACs are never pinned (they may
+ *   belong to another node: resume of a checkpointed sandbox, a re-created
+ *   host end). Each gateway's MAC is read live from the netns the link is in
+ *   before it is moved (moving flushes the link's neighbors), else from the
+ *   target: a confirmed entry (PERMANENT — e.g. podnet CNI's static pin, the
+ *   only source with proxy ARP off — or REACHABLE), or a fresh ARP/NDP answer
+ *   polled for up to `timeoutMs`. No answer is an error naming the gateway;
+ *   nothing was moved or deleted by then, and an existing pin is never dropped.
  *
  * @module
  */
@@ -100,15 +103,38 @@ function prefixed(e: unknown, prefix: string): Error {
   return new SnapshotError(`${prefix}${msg}`);
 }
 
+/** Live gateway MACs: a confirmed entry (a pin or a fresh answer) in the netns the link is in now. */
+function liveMacs(
+  sock: Socket,
+  netns: string | null,
+  link: Link,
+  want: SnapshotLink,
+  opts: RestoreOptions,
+): Map<string, string> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  return new Map(
+    want.neighbors.map((n) => [n.ip, resolveNeighbor(sock, netns, link, n.ip, { confirmed: true, timeoutMs })]),
+  );
+}
+
+/** Where a link is after `placeLink`, and the live gateway MACs read before a move. */
+interface Placed {
+  link: Link;
+  moved: boolean;
+  macs: Map<string, string> | null;
+}
+
 /** Locates (and moves, when asked) one link; returns it as seen in the target. */
-function placeLink(target: Socket, opts: RestoreOptions, want: SnapshotLink): { link: Link; moved: boolean } {
+function placeLink(target: Socket, opts: RestoreOptions, want: SnapshotLink): Placed {
   const here = linkList(target);
   const found = findLink(here, want);
-  if (found) return { link: found, moved: false };
+  if (found) return { link: found, moved: false, macs: null };
   if (opts.linkNetns) {
     using src = Socket.open(opts.linkNetns);
     const l = findLink(linkList(src), want);
     if (l) {
+      // Moving a link flushes its neighbor entries (the pod's pin included): read them first.
+      const macs = opts.resolveGateways ? liveMacs(src, opts.linkNetns, l, want, opts) : null;
       const clash = here.find((x) => x.name === l.name);
       if (clash) {
         throw new SnapshotError(
@@ -122,7 +148,7 @@ function placeLink(target: Socket, opts: RestoreOptions, want: SnapshotLink): { 
       if (!moved) {
         throw new SnapshotError(`link ${want.name} (${want.mac}) vanished while moving it${where(opts.netns)}`);
       }
-      return { link: moved, moved: true };
+      return { link: moved, moved: true, macs };
     }
   }
   throw new SnapshotError(
@@ -146,7 +172,7 @@ function restoreLink(
   want: SnapshotLink,
   onMoved: (index: number) => void,
 ): RestoredLink {
-  const { link: found, moved } = placeLink(sock, opts, want);
+  const { link: found, moved, macs: before } = placeLink(sock, opts, want);
   if (moved) onMoved(found.index);
   let link = found;
   if (!opts.neighborsOnly) {
@@ -181,13 +207,10 @@ function restoreLink(
     }
   }
   const neighbors: { ip: string; mac: string }[] = [];
+  // With resolveGateways the snapshot's MACs are never used: live ones, read before the move or here.
+  const live = opts.resolveGateways ? before ?? liveMacs(sock, opts.netns ?? null, link, want, opts) : null;
   for (const n of want.neighbors) {
-    const mac = opts.resolveGateways
-      ? resolveNeighbor(sock, opts.netns ?? null, link, n.ip, {
-        fresh: true,
-        timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      })
-      : n.mac;
+    const mac = live ? live.get(n.ip)! : n.mac;
     neighSet(sock, { link, ip: n.ip, mac, permanent: true });
     neighbors.push({ ip: n.ip, mac });
   }
@@ -265,8 +288,9 @@ run changes nothing and succeeds. Nothing that is not in the snapshot is removed
   --netns PATH         target netns (default: the current one), e.g. /proc/PID/ns/net
   --link-netns PATH    netns to move the links from when they are not in the target yet
   --ifname NAME        restore only this snapshot link (repeatable)
-  --resolve-gateways   resolve each gateway afresh in the target netns and pin THAT MAC, not
-                       the captured one (for resumed/old snapshots); unresolved = error
+  --resolve-gateways   never pin the snapshot's MACs (for resumed/old snapshots): take each
+                       gateway's live MAC where the link is now (before a move): a pin
+                       (PERMANENT), a REACHABLE entry, or a fresh ARP/NDP answer; none = error
   --timeout-ms N       wait per gateway with --resolve-gateways (default ${DEFAULT_TIMEOUT_MS})
 `;
 

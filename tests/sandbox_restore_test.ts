@@ -133,7 +133,7 @@ Deno.test("restore retries a gateway route with onlink when the kernel answers E
   assert.deepEqual(permanent(pw.pod), [["192.168.7.1", "02:00:00:00:07:01"]]);
 });
 
-Deno.test("restore --resolve-gateways pins the MAC the gateway answers with, not the stale one in the snapshot", async () => {
+Deno.test("restore --resolve-gateways pins the MAC the gateway answers now, not the stale one in the snapshot", async () => {
   await using w = world();
   const pw = calicoPod(w, { hostOwnsGateway: true });
   const q = w.netns("q");
@@ -143,6 +143,8 @@ Deno.test("restore --resolve-gateways pins the MAC the gateway answers with, not
   snap.links[0].neighbors[0].mac = "02:00:00:00:00:99"; // the host end was re-created since
   const file = `${w.tempDir()}/s.json`;
   Deno.writeTextFileSync(file, JSON.stringify(snap));
+  // An unconfirmed (STALE) entry with an old MAC is not trusted: the gateway is asked on the wire.
+  ip(pw.pod, "neigh", "replace", "169.254.1.1", "lladdr", "02:00:00:00:00:98", "dev", "eth0", "nud", "stale");
   const args = ["restore", "--from", file, "--netns", w.path(q), "--link-netns", pw.podPath, "--resolve-gateways"];
   for (let i = 0; i < 2; i++) {
     const r = await podnet(args);
@@ -151,14 +153,48 @@ Deno.test("restore --resolve-gateways pins the MAC the gateway answers with, not
   }
 });
 
-Deno.test("restore --resolve-gateways fails naming the gateway when it does not answer, and pins nothing", async () => {
+Deno.test("restore --resolve-gateways takes the new pod's pin from the link netns before the move (proxy ARP off)", async () => {
+  await using w = world();
+  const pw = calicoPod(w); // nobody answers ARP for 169.254.1.1: only the CNI-style pin knows the MAC
+  ip(pw.pod, "neigh", "replace", "169.254.1.1", "lladdr", pw.host.mac, "dev", "eth0", "nud", "permanent");
+  const q = w.netns("q");
+  const text = snapshotOf({
+    name: "eth0",
+    mac: ipJson(pw.pod, "link", "show", "eth0")[0].address,
+    mtu: 1500,
+    addresses: [{ cidr: "10.9.0.5/32" }],
+    routes: [{ dst: "169.254.1.1/32" }, { dst: "0.0.0.0/0", gateway: "169.254.1.1" }],
+    neighbors: [{ ip: "169.254.1.1", mac: "02:00:00:00:00:99" }], // the old node's host end
+  });
+  const r = await podnet(
+    ["restore", "--from", "-", "--netns", w.path(q), "--link-netns", pw.podPath, "--resolve-gateways"],
+    text,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(permanent(q), [["169.254.1.1", pw.host.mac]]);
+});
+
+Deno.test("restore --resolve-gateways fails naming the gateway when nothing knows it, and pins nothing", async () => {
   await using w = world();
   const pw = calicoPod(w);
-  ip(pw.pod, "neigh", "replace", "169.254.1.1", "lladdr", pw.host.mac, "dev", "eth0", "nud", "permanent");
+  ip(pw.pod, "neigh", "replace", "169.254.1.1", "lladdr", pw.host.mac, "dev", "eth0", "nud", "reachable");
   const cap = await podnet(["capture", "--netns", pw.podPath]);
   assert.equal(cap.code, 0, cap.stderr);
+  ip(pw.pod, "neigh", "flush", "all");
+  const q = w.netns("q");
   const r = await podnet(
-    ["restore", "--from", "-", "--netns", pw.podPath, "--resolve-gateways", "--timeout-ms", "300"],
+    [
+      "restore",
+      "--from",
+      "-",
+      "--netns",
+      w.path(q),
+      "--link-netns",
+      pw.podPath,
+      "--resolve-gateways",
+      "--timeout-ms",
+      "300",
+    ],
     cap.stdout,
   );
   assert.equal(r.code, 1);
@@ -167,6 +203,8 @@ Deno.test("restore --resolve-gateways fails naming the gateway when it does not 
     /^podnet restore: restore eth0 in \S+: gateway 169\.254\.1\.1 on eth0 .*did not resolve within 300 ms/,
   );
   assert.deepEqual(permanent(pw.pod), []);
+  assert.deepEqual(permanent(q), []);
+  assert.deepEqual(ipJson(q, "link", "show").map((l) => l.ifname), ["lo"], "nothing was moved");
 });
 
 Deno.test("restore refuses malformed snapshots with one clear line and changes nothing", async () => {
