@@ -235,3 +235,20 @@ Deno.test("CHECK names the drift: a removed pin, a removed host route and a chan
   assert.match(r.json.msg, new RegExp(`net\\.ipv4\\.conf\\.${host}\\.forwarding is 0, want 1`));
   assert.equal((await cni(node, { command: "DEL", netns: w.path(pod) }, conf)).code, 0);
 });
+
+Deno.test("ten ADDs at once succeed with distinct addresses; ten DELs at once leave nothing", async () => {
+  await using w = world();
+  const node = makeNode(w);
+  const conf = netConf(node);
+  const pods = Array.from({ length: 10 }, (_, i) => w.netns(`c${i}`));
+  const results = await Promise.all(pods.map((p, i) => add(node, p, conf, { containerId: `par${i}` })));
+  const addrs = results.flatMap((r) => r.ips.map((i: Json) => i.address));
+  assert.equal(new Set(addrs).size, 20);
+  assert.equal(extraLinks(node.ns).length, 10);
+  const dels = await Promise.all(
+    pods.map((p, i) => cni(node, { command: "DEL", containerId: `par${i}`, netns: w.path(p) }, conf)),
+  );
+  for (const d of dels) assert.equal(d.code, 0, d.stdout);
+  assert.deepEqual(extraLinks(node.ns), []);
+  assert.deepEqual(leases(node.dataDir), []);
+});
