@@ -239,8 +239,14 @@ function podRoutes(ipam: Result, has4: boolean, has6: boolean): ResultRoute[] {
  * IPv6 forwarding without touching `all.forwarding`: `force_forwarding` on
  * the host end (kernel >= 6.17); on older kernels the per-interface
  * `forwarding`, which forwards only when `all.forwarding` is on — then warn.
+ *
+ * `accept_ra=0` as well: the kernel decides whether to accept Router
+ * Advertisements from the interface's own `forwarding`, which
+ * `force_forwarding` leaves at 0, so without it a pod could send an RA and
+ * become the node's IPv6 default router.
  */
 function enableIpv6Forwarding(ifname: string, ctx: Ctx): void {
+  sysctlWrite(`net/ipv6/conf/${ifname}/accept_ra`, 0);
   try {
     sysctlWrite(`net/ipv6/conf/${ifname}/force_forwarding`, 1);
     return;

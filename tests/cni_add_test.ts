@@ -113,6 +113,7 @@ function assertAttached(
   if (fam.v4) assert.equal(sysctlIn(node.ns, `net/ipv4/conf/${hostIf.name}/forwarding`), "1");
   if (fam.v6) {
     assert.equal(sysctlIn(node.ns, `net/ipv6/conf/${hostIf.name}/force_forwarding`), "1");
+    assert.equal(sysctlIn(node.ns, `net/ipv6/conf/${hostIf.name}/accept_ra`), "0", "a pod cannot be the node's router");
     assert.equal(sysctlIn(pod, "net/ipv6/conf/eth0/accept_dad"), "0");
   }
   assert.equal(sysctlIn(node.ns, `net/ipv4/conf/${hostIf.name}/proxy_arp`), mode === "proxy-arp" ? "1" : "0");
@@ -251,4 +252,32 @@ Deno.test("ten ADDs at once succeed with distinct addresses; ten DELs at once le
   for (const d of dels) assert.equal(d.code, 0, d.stdout);
   assert.deepEqual(extraLinks(node.ns), []);
   assert.deepEqual(leases(node.dataDir), []);
+});
+
+/** Sends one Router Advertisement (router lifetime 1800 s) out of `ifname` in `ns`. */
+function sendRouterAdvertisement(ns: string, ifname: string): void {
+  const py = `
+import socket, struct
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+s.setsockopt(socket.SOL_SOCKET, 25, b"${ifname}\\0")
+s.sendto(struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, 1800, 0, 0), ("ff02::1", 0, 0, socket.if_nametoindex("${ifname}")))
+`;
+  const out = new Deno.Command("ip", { args: ["netns", "exec", ns, "python3", "-c", py] }).outputSync();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+}
+
+Deno.test("a pod's Router Advertisement does not become the node's IPv6 default route", async () => {
+  await using w = world();
+  const node = makeNode(w);
+  const pod = w.netns("pod");
+  const conf = netConf(node);
+  const res = await add(node, pod, conf);
+  const before = routes(node.ns, 6);
+  sendRouterAdvertisement(pod, "eth0");
+  // The kernel handles an RA synchronously on receive; give the veth a moment to deliver it.
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(routes(node.ns, 6), before, "the pod's RA installed a route in the node");
+  assert.ok(!routes(node.ns, 6).some((r) => r.includes(res.interfaces[0].name) && r.startsWith("default")));
+  assert.equal((await cni(node, { command: "DEL", netns: w.path(pod) }, conf)).code, 0);
 });
