@@ -174,16 +174,25 @@ function isPodnetPodEnd(pod: Link, hostLinks: Link[]): boolean {
   );
 }
 
-function checkMovable(snap: Snapshot, linkNetns: string, named: string[], selfNetns: string): void {
+/**
+ * Refuses, before anything is captured or probed, to take a link that is not
+ * podnet's: the links capture would select (`ifnames`, or every link that is
+ * up but loopback) must each be the pod end of a podnet veth or named by the operator.
+ */
+function checkMovable(linkNetns: string, ifnames: string[], named: string[], selfNetns: string): void {
   using src = Socket.open(linkNetns);
   using self = Socket.open(selfNetns);
   const pods = linkList(src), hosts = linkList(self);
-  for (const l of snap.links) {
-    if (named.includes(l.name)) continue;
-    const pod = pods.find((p) => p.name === l.name);
+  const IFF_LOOPBACK = 0x8;
+  const taken = ifnames.length > 0
+    ? ifnames
+    : pods.filter((l) => l.up && (l.flags & IFF_LOOPBACK) === 0).map((l) => l.name);
+  for (const name of taken) {
+    if (named.includes(name)) continue;
+    const pod = pods.find((p) => p.name === name);
     if (!pod || !isPodnetPodEnd(pod, hosts)) {
       throw new HookError(
-        `refusing to move ${l.name} from ${linkNetns}: it is not the pod end of a podnet veth ` +
+        `refusing to move ${name} from ${linkNetns}: it is not the pod end of a podnet veth ` +
           `(no host end with a podnet alias here) and --ifname does not name it`,
       );
     }
@@ -203,8 +212,8 @@ export function runHook(state: HookState, opts: HookOptions): Snapshot {
     if (refuseNodeNetns(linkNetns, "link netns", self) === targetId) {
       throw new HookError(`refusing link netns ${linkNetns}: it is the container's own netns`);
     }
+    checkMovable(linkNetns, ifnames, opts.ifnames ?? [], self);
     snap = captureNetns(linkNetns, { ifnames, timeoutMs });
-    checkMovable(snap, linkNetns, opts.ifnames ?? [], self);
     restoreSnapshot(snap, { netns: target, linkNetns });
   } else {
     snap = captureNetns(target, { ifnames, timeoutMs });

@@ -92,3 +92,21 @@ Deno.test("runsc: restore --link-netns into a separate netns Q; a sandbox in Q r
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
   assert.match(r.stdout, /1 packets received/);
 });
+
+Deno.test("runsc: a refusing hook fails container creation, its one line reaches runsc's error, the link stays", async () => {
+  await using w = world();
+  const pw = calicoPod(w); // host end without podnet's alias: not podnet's to move
+  const r = await runsc(w, {
+    runtimeNetns: pw.nodePath,
+    containerNetns: null,
+    args: PING_NODE,
+    prestart: [{ path: PODNET, args: ["podnet", "hook", "--link-netns", pw.podPath] }],
+  });
+  assert.notEqual(r.code, 0);
+  assert.match(
+    r.stderr,
+    /podnet hook: refusing to move eth0 from \/run\/netns\/pnt-\S+: it is not the pod end of a podnet veth/,
+  );
+  assert.doesNotMatch(r.stdout, /packets received/, "the container never ran");
+  assert.deepEqual(ipJson(pw.pod, "link", "show").map((l) => l.ifname), ["lo", "eth0"]);
+});

@@ -158,33 +158,51 @@ export async function runsc(w: World, o: RunscOptions): Promise<Ran> {
     ...(o.prestart ? { hooks: { prestart: o.prestart.map((h) => ({ ...h, timeout: 30 })) } } : {}),
   };
   Deno.writeTextFileSync(`${bundle}/config.json`, JSON.stringify(config));
-  w.defer(async () => {
-    await runAsync("runsc", ["--root", root, "delete", "-force", id]); // gone already after `run`: ignore
-  });
-  const script = 'mount --bind "$1" /proc/sys/net && shift && exec runsc "$@"';
-  return await runAsync("timeout", [
-    "60",
-    "nsenter",
-    `--net=${o.runtimeNetns}`,
-    "unshare",
-    "-m",
-    "--propagation",
-    "private",
-    "sh",
-    "-c",
-    script,
-    "sh",
-    empty,
-    "--root",
-    root,
-    "--net-raw",
-    "--network=sandbox",
-    "--ignore-cgroups",
-    "run",
-    "--bundle",
-    bundle,
-    id,
-  ]);
+  const logs = w.tempDir();
+  // Output goes to files, not pipes: a lingering sandbox process would hold a pipe open forever.
+  const script =
+    'out=$1 err=$2 empty=$3; shift 3; mount --bind "$empty" /proc/sys/net && exec runsc "$@" >"$out" 2>"$err"';
+  const runtime = async (args: string[], limit: number): Promise<number> => {
+    const st = await new Deno.Command("timeout", {
+      args: [
+        String(limit),
+        "nsenter",
+        `--net=${o.runtimeNetns}`,
+        "unshare",
+        "-m",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script,
+        "sh",
+        `${logs}/out`,
+        `${logs}/err`,
+        empty,
+        "--root",
+        root,
+        "--net-raw",
+        "--network=sandbox",
+        "--ignore-cgroups",
+        ...args,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return st.code;
+  };
+  // `run` deletes the container when it exits; this covers a failed or timed-out run.
+  w.defer(async () => void await runtime(["delete", "-force", id], 30));
+  const code = await runtime(["run", "--bundle", bundle, id], 60);
+  const read = (f: string): string => {
+    try {
+      return Deno.readTextFileSync(`${logs}/${f}`);
+    } catch {
+      return "";
+    }
+  };
+  return { code, stdout: read("out"), stderr: read("err") };
 }
 
 /** The busybox ping the sandbox tests use: one echo to the node address. */
