@@ -141,6 +141,10 @@ export async function cmdAdd(ctx: Ctx): Promise<Result> {
     seam("veth");
     const podLink = { index: hostLink.parentIndex, name: env.ifname };
 
+    // Before anything can arrive on it, whatever the pod's families: the kernel takes Router
+    // Advertisements on an interface whose own `forwarding` is 0 (`force_forwarding` does not count),
+    // so a pod could otherwise make itself the node's IPv6 default router.
+    ignoreRouterAdvertisements(host.name);
     // Host end up while its peer is still down (no carrier, so no link-local yet); addrgenmode none
     // in the same request keeps the kernel from ever adding an EUI-64 one next to fe80::1.
     linkSet(node, hostLink, { alias, addrGenMode: "none", up: true });
@@ -235,18 +239,21 @@ function podRoutes(ipam: Result, has4: boolean, has6: boolean): ResultRoute[] {
   return out;
 }
 
+/** `accept_ra=0` on the host end; a node without IPv6 has nothing to protect. */
+function ignoreRouterAdvertisements(ifname: string): void {
+  try {
+    sysctlWrite(`net/ipv6/conf/${ifname}/accept_ra`, 0);
+  } catch (e) {
+    if (!(e instanceof NetlinkError && e.notFound)) throw e;
+  }
+}
+
 /**
  * IPv6 forwarding without touching `all.forwarding`: `force_forwarding` on
  * the host end (kernel >= 6.17); on older kernels the per-interface
  * `forwarding`, which forwards only when `all.forwarding` is on — then warn.
- *
- * `accept_ra=0` as well: the kernel decides whether to accept Router
- * Advertisements from the interface's own `forwarding`, which
- * `force_forwarding` leaves at 0, so without it a pod could send an RA and
- * become the node's IPv6 default router.
  */
 function enableIpv6Forwarding(ifname: string, ctx: Ctx): void {
-  sysctlWrite(`net/ipv6/conf/${ifname}/accept_ra`, 0);
   try {
     sysctlWrite(`net/ipv6/conf/${ifname}/force_forwarding`, 1);
     return;

@@ -101,8 +101,8 @@ export async function cmdCheck(ctx: Ctx): Promise<void> {
     if (sysctlTryRead(`net/ipv6/conf/${host.name}/force_forwarding`) !== null) {
       want(`net/ipv6/conf/${host.name}/force_forwarding`, "1");
     } else want(`net/ipv6/conf/${host.name}/forwarding`, "1");
-    want(`net/ipv6/conf/${host.name}/accept_ra`, "0");
   }
+  if (sysctlTryRead(`net/ipv6/conf/${host.name}/accept_ra`) !== null) want(`net/ipv6/conf/${host.name}/accept_ra`, "0");
   if (has4) want(`net/ipv4/conf/${host.name}/proxy_arp`, conf.gatewayMode === "proxy-arp" ? "1" : "0");
 
   // Pod routes: the gateway's link route, the defaults and prevResult's routes via the gateway.
