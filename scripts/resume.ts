@@ -16,22 +16,21 @@
  *    runtimeConfig `ips` when the network keeps addresses across nodes
  *    (host-local honours it), or for new ones when it does not.
  * 3. `podnet capture` of the NEW pod: this is where each gateway's MAC is
- *    re-resolved on the new node (the new CNI attachment's pin, or an ARP/NDP
- *    answer there). The snapshot's gateway MACs belong to the old node and are
- *    never pinned. Routes the snapshot has and the new attachment lacks are
- *    carried over, when their gateway is one the new node resolved.
- * 4. `podnet restore` of that plan into the sandbox netns (the new pod's netns,
- *    or a separate one the link is moved into): link up, addresses, routes in
- *    dependency order, gateway neighbors NUD_PERMANENT; then the pins are read
- *    back from the kernel and checked against the plan.
+ *    re-resolved on the new node (the new CNI attachment's pin — with proxy ARP
+ *    off nobody answers ARP for podnet's 169.254.1.1, so the pin is the only
+ *    source — or an ARP/NDP answer there). The snapshot's gateway MACs belong
+ *    to the old node and are never pinned. Routes the snapshot has and the new
+ *    attachment lacks are carried over, when their gateway is one the new node
+ *    resolved. The capture also gives the new link's identity (its MAC), which
+ *    `podnet restore` needs to find it: the snapshot names the old link.
+ * 4. `podnet restore --resolve-gateways` of that plan into the sandbox netns
+ *    (the new pod's netns, or a separate one the link is moved into): link up,
+ *    addresses, routes in dependency order, gateway neighbors NUD_PERMANENT
+ *    with MACs read live once more; then the pins are read back from the
+ *    kernel and checked against the plan.
  * 5. Only then `runsc restore`, which copies that netns into the sandbox.
  * Any failure after the ADD deletes the restored container (if any) and
  * undoes the ADD, so the target pod is left as it was.
- *
- * Why not `podnet restore --resolve-gateways` for step 3: it drops the pin and
- * resolves by ARP/NDP, and with proxy ARP off nobody answers ARP for podnet's
- * IPv4 gateway 169.254.1.1 (the node does not own that address), so it fails on
- * every podnet IPv4 pod, and leaves the pod without its pin when it does.
  *
  * runsc is Debian's 2022 build: it wrongly thinks it runs in the root netns on
  * kernels >= 6.0 unless /proc/sys/net is hidden (hence the private mount ns
@@ -580,7 +579,8 @@ export async function restoreTarget(o: RestoreOptions): Promise<RestoreReport> {
   if (plan.carried.length) step(`carried over from the snapshot: ${plan.carried.map((r) => r.dst).join(", ")}`);
   const planFile = `${work}/plan-${att.containerId}.json`;
   writeFileAtomic(planFile, `${JSON.stringify(plan.snapshot, null, 2)}\n`, 0o600);
-  const args = ["restore", "--from", planFile, "--netns", sandbox];
+  const timeout = String(o.gatewayTimeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const args = ["restore", "--from", planFile, "--netns", sandbox, "--resolve-gateways", "--timeout-ms", timeout];
   if (sandbox !== att.podNetns) args.push("--link-netns", att.podNetns);
   await podnet(`restore into ${sandbox}`, args);
   step(`podnet ${args.join(" ")}`);

@@ -33,7 +33,7 @@ import {
   waitTicks,
 } from "../scripts/resume.ts";
 import { SCHEMA, type Snapshot } from "../core/snapshot.ts";
-import { ip, ipJson, run, type World, world } from "./harness.ts";
+import { ip, ipJson, type Ran, run, runAsync, type World, world } from "./harness.ts";
 import { kernelState } from "./sandbox_world.ts";
 
 run("runsc", ["--version"]); // fails the file at once, with a clear message, when runsc is missing
@@ -327,6 +327,86 @@ Deno.test("resume: when runsc restore itself fails, the container and the CNI AD
   assert.ok(steps.some((l) => l.startsWith("podnet restore")), steps.join("\n"));
   assert.deepEqual(await leftovers(n2), { links: [], leases: [], containers: [] });
   assert.deepEqual(ipJson(nsName(pod.podNetns), "link", "show").map((l) => l.ifname), ["lo"]);
+});
+
+const RESUME_TS = new URL("../scripts/resume.ts", import.meta.url).pathname;
+
+function resumeCli(args: string[]): Promise<Ran> {
+  return runAsync(Deno.execPath(), ["run", "-A", RESUME_TS, ...args]);
+}
+
+Deno.test("resume.ts as commands: checkpoint on node 1, resume on node 2; a corrupt snapshot exits 1 with one line naming the field", async () => {
+  await using w = world();
+  const s = scratch(w);
+  const n1 = labNode(s, 1), n2 = labNode(s, 2);
+  const pod1 = attach(s, n1, "old", n1.config("10.244.0.0/16"));
+  await cniCall(n1.cni, "ADD", pod1);
+  const snapFile = `${n1.dir}/old.json`;
+  await capturePod(pod1.podNetns, "eth0", snapFile);
+  const bundle1 = `${n1.dir}/bundle`;
+  makeBundle(bundle1, COUNTER, pod1.podNetns);
+  track(s, n1.runtime, "old");
+  const log1 = `${n1.dir}/counter.log`;
+  assert.equal((await runsc(n1.runtime, ["run", "--bundle", bundle1, "-detach", "old"], { log: log1 })).code, 0);
+  await waitTicks(log1, 2);
+  const image = `${n1.dir}/image`;
+  const node1 = ["--node-netns", n1.netns, "--runsc-root", n1.runtime.root, "--empty-dir", n1.runtime.emptyDir];
+  const cp = await resumeCli(["checkpoint", ...node1, "--id", "old", "--image-dir", image, "--snapshot", snapFile]);
+  assert.equal(cp.code, 0, cp.stderr);
+  assert.match(cp.stdout, /^checkpointed old: \d+ bytes/);
+  const last = ticks(log1).at(-1)!;
+  await cniCall(n1.cni, "DEL", pod1);
+
+  const conf = `${n2.dir}/podnet.json`;
+  Deno.writeTextFileSync(conf, JSON.stringify(n2.config("10.244.0.0/16")));
+  const node2 = ["--node-netns", n2.netns, "--runsc-root", n2.runtime.root, "--empty-dir", n2.runtime.emptyDir];
+  const pod2 = attach(s, n2, "new", n2.config("10.244.0.0/16"));
+  const bundle2 = `${n2.dir}/bundle`;
+  retargetBundle(bundle1, bundle2, pod2.podNetns);
+  track(s, n2.runtime, "new");
+  const log2 = `${n2.dir}/counter.log`;
+  const target = (pod: string, id: string): string[] => [
+    "resume",
+    ...node2,
+    "--cni-config",
+    conf,
+    "--container-id",
+    id,
+    "--pod-netns",
+    pod,
+    "--same-address",
+    "--image-dir",
+    image,
+    "--bundle",
+    bundle2,
+    "--id",
+    id,
+    "--log",
+    log2,
+  ];
+  const r = await resumeCli(target(pod2.podNetns, "new"));
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /gateway 169\.254\.1\.1: snapshot MAC \S+ \(old node, not used\) → \S+ on this node/);
+  assert.match(r.stdout, /^resumed new: network ready in \d+ ms, runsc restore \d+ ms$/m);
+  assert.equal((await pingFrom(n2.runtime, "new", n2.address)).code, 0);
+  await waitTicks(log2, 1);
+  assert.equal(ticks(log2)[0], last + 1);
+  assert.equal((await runsc(n2.runtime, ["delete", "-force", "new"])).code, 0);
+  await cniCall(n2.cni, "DEL", pod2);
+
+  const snap = JSON.parse(Deno.readTextFileSync(`${image}/${SNAPSHOT_FILE}`));
+  snap.links[0].addresses[0].cidr = "10.244.0.300/32";
+  Deno.writeTextFileSync(`${image}/${SNAPSHOT_FILE}`, JSON.stringify(snap));
+  const pod3 = s.netns("third");
+  const bad = await resumeCli(target(pod3, "third"));
+  assert.equal(bad.code, 1);
+  assert.equal(bad.stdout, "");
+  assert.match(
+    bad.stderr,
+    /^resume\.ts: snapshot \S+: invalid snapshot: links\[0\]\.addresses\[0\]\.cidr: not a CIDR \(address\/prefix\): "10\.244\.0\.300\/32"\n$/,
+  );
+  assert.deepEqual(await leftovers(n2), { links: [], leases: [], containers: [] });
+  assert.deepEqual(ipJson(nsName(pod3), "link", "show").map((l) => l.ifname), ["lo"]);
 });
 
 const MAC_OLD = "02:00:00:00:01:01", MAC_NEW = "02:00:00:00:02:02";
