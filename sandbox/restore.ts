@@ -60,11 +60,11 @@ const ENETUNREACH = 101;
 export interface RestoreOptions {
   /** Target netns path; null or absent: the current netns. */
   netns?: string | null;
-  /** Netns to move each link from (found there by name, else by MAC). */
+  /** Netns to move each link from. A link is the snapshot's when its MAC matches (name first, then any name). */
   linkNetns?: string | null;
   /** Restore only these snapshot links (default: all). */
   ifnames?: string[];
-  /** Resolve each gateway in the target netns and pin that MAC instead of the captured one. */
+  /** Never pin the snapshot's MACs: pin each gateway's live MAC (see the module doc). */
   resolveGateways?: boolean;
   /** Wait per gateway with `resolveGateways`; default 3000 ms. */
   timeoutMs?: number;
@@ -278,9 +278,10 @@ export const RESTORE_HELP = `usage: podnet restore --from FILE|- [--netns PATH] 
                       [--resolve-gateways] [--timeout-ms N]
 
 Reinstalls a podnet.capture/v1 snapshot: moves each link from --link-netns into the
-target netns (found there by name, else by MAC), sets its MTU and brings it up, adds the
-addresses (IPv6 nodad, accept_dad=0), routes (on-link first, then gateway routes, retried
-with onlink on ENETUNREACH; replace semantics) and pins the gateway neighbors NUD_PERMANENT.
+target netns (a link is the snapshot's when its MAC matches; another name is renamed),
+sets its MTU and brings it up, adds the addresses (IPv6 nodad, accept_dad=0), routes
+(on-link first, then gateway routes, retried with onlink on ENETUNREACH; replace semantics)
+and pins the gateway neighbors NUD_PERMANENT. A failure after a move moves the link back.
 The snapshot is validated strictly first (unknown fields are refused). Idempotent: a second
 run changes nothing and succeeds. Nothing that is not in the snapshot is removed.
 
