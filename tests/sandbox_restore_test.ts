@@ -272,6 +272,23 @@ Deno.test("a restore that fails after moving the link moves it back, configured,
   assert.deepEqual(kernelState(pw.pod), before);
 });
 
+Deno.test("restore finds the link by MAC under another name, moves it and gives it the snapshot's name", async () => {
+  await using w = world();
+  const pw = calicoPod(w);
+  ip(pw.pod, "neigh", "replace", "169.254.1.1", "lladdr", pw.host.mac, "dev", "eth0", "nud", "permanent");
+  const cap = await podnet(["capture", "--netns", pw.podPath]);
+  assert.equal(cap.code, 0, cap.stderr);
+  ip(pw.pod, "link", "set", "eth0", "down");
+  ip(pw.pod, "link", "set", "eth0", "name", "tmp0");
+  const q = w.netns("q");
+  const r = await podnet(["restore", "--from", "-", "--netns", w.path(q), "--link-netns", pw.podPath], cap.stdout);
+  assert.equal(r.code, 0, r.stderr);
+  const eth0 = ipJson(q, "-4", "addr", "show", "eth0")[0];
+  assert.ok(eth0.flags.includes("UP"));
+  assert.deepEqual(eth0.addr_info.map((a: { local: string }) => a.local), ["10.9.0.5"]);
+  assert.deepEqual(permanent(q), [["169.254.1.1", pw.host.mac]]);
+});
+
 Deno.test("restore names the link it cannot find", async () => {
   await using w = world();
   const pw = calicoPod(w);
