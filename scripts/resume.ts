@@ -468,6 +468,14 @@ export function pinnedNeighbors(netns: string, ifname: string): Map<string, stri
 // ---------------------------------------------------------------------------
 // The two sides
 
+/** A snapshot taken after the sandbox started has no addresses: runsc moved them into the sandbox. */
+function noAddresses(path: string): ResumeError {
+  return new ResumeError(
+    `snapshot ${path}: no addresses to keep (was it captured after the sandbox started? runsc removes the ` +
+      "addresses and routes from the netns it reads; capture when the pod is attached)",
+  );
+}
+
 /** Source side: checkpoint the sandbox and put the pod's snapshot beside the image. */
 export interface CheckpointOptions {
   runtime: Runtime;
@@ -483,11 +491,13 @@ export async function checkpoint(o: CheckpointOptions): Promise<{ imageBytes: nu
   if (o.snapshot !== undefined) {
     // Validate before the sandbox is stopped: a checkpoint without a usable network record is not resumable here.
     const text = Deno.readTextFileSync(o.snapshot);
+    let snap: Snapshot;
     try {
-      parseSnapshot(text);
+      snap = parseSnapshot(text);
     } catch (e) {
       throw new ResumeError(`snapshot ${o.snapshot}: ${e instanceof Error ? e.message : String(e)}`);
     }
+    if (snap.links.every((l) => l.addresses.length === 0)) throw noAddresses(o.snapshot);
     writeFileAtomic(`${o.imageDir}/${SNAPSHOT_FILE}`, text, 0o600);
   }
   await runscOk(o.runtime, `checkpoint ${o.id}`, ["checkpoint", "--image-path", o.imageDir, o.id]);
@@ -632,6 +642,7 @@ export async function resume(o: ResumeOptions): Promise<ResumeReport> {
   const snapshot = o.snapshot ?? `${o.imageDir}/${SNAPSHOT_FILE}`;
   const source = loadSnapshot(snapshot, att.ifname);
   const want = o.sameAddress ? snapshotAddresses(source, att.ifname) : [];
+  if (o.sameAddress && want.length === 0) throw noAddresses(snapshot);
   const result = (await cniCall(o.node, "ADD", att, want))!;
   try {
     const got = resultAddresses(result);

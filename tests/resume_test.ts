@@ -329,6 +329,29 @@ Deno.test("resume: when runsc restore itself fails, the container and the CNI AD
   assert.deepEqual(ipJson(nsName(pod.podNetns), "link", "show").map((l) => l.ifname), ["lo"]);
 });
 
+Deno.test("checkpoint refuses a snapshot captured after the sandbox started (runsc took the addresses), before stopping it", async () => {
+  await using w = world();
+  const s = scratch(w);
+  const n1 = labNode(s, 1);
+  const pod = attach(s, n1, "old", n1.config("10.244.0.0/16"));
+  await cniCall(n1.cni, "ADD", pod);
+  const bundle = `${n1.dir}/bundle`;
+  makeBundle(bundle, COUNTER, pod.podNetns);
+  track(s, n1.runtime, "old");
+  const log = `${n1.dir}/counter.log`;
+  assert.equal((await runsc(n1.runtime, ["run", "--bundle", bundle, "-detach", "old"], { log })).code, 0);
+  await waitTicks(log, 1);
+  const late = await capturePod(pod.podNetns, "eth0", `${n1.dir}/late.json`);
+  assert.deepEqual(late.links[0]!.addresses.filter((a) => !a.cidr.startsWith("fe80:")), []);
+  await assert.rejects(
+    checkpoint({ runtime: n1.runtime, id: "old", imageDir: `${n1.dir}/image`, snapshot: `${n1.dir}/late.json` }),
+    /no addresses to keep \(was it captured after the sandbox started\?/,
+  );
+  const state = await runsc(n1.runtime, ["state", "old"]);
+  assert.equal(JSON.parse(state.stdout).status, "running");
+  assert.throws(() => Deno.statSync(`${n1.dir}/image/checkpoint.img`), Deno.errors.NotFound);
+});
+
 const RESUME_TS = new URL("../scripts/resume.ts", import.meta.url).pathname;
 
 function resumeCli(args: string[]): Promise<Ran> {
