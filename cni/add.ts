@@ -7,7 +7,10 @@
  * Netlink use is kept to one socket per netns and no table dumps: the veth is
  * created with its peer already inside the pod netns (one request), the host
  * end is configured with one RTM_NEWLINK, and the pod end's index comes from
- * the host end's IFLA_LINK instead of a lookup.
+ * the host end's IFLA_LINK instead of a lookup. The peer is created under its
+ * final name (CNI_IFNAME) and MAC, so no rename request is needed. The IPAM
+ * plugin runs as a process while the veth is created; only addresses, routes
+ * and per-family sysctls wait for its result.
  *
  * @module
  */
