@@ -1,8 +1,8 @@
 /**
  * CNI ADD: a routed veth from the node netns (the one podnet runs in) into
  * the pod netns, addresses from IPAM, link-local gateways. Every step that
- * changes something registers its undo first; any failure rolls back all of
- * it, IPAM lease included.
+ * changes something registers its undo as soon as it has succeeded; any
+ * failure rolls back all of it, IPAM lease included.
  *
  * Netlink use is kept to one socket per netns and no table dumps: the veth is
  * created with its peer already inside the pod netns (one request), the host
