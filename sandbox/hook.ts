@@ -17,8 +17,10 @@
  * operator gave `--allowed-netns-dir DIR` and the path resolves under DIR. A
  * link is moved only if it is the pod end of a podnet veth (its host-end peer
  * in the hook's netns carries podnet's `networkName/containerID/ifname`
- * alias) or the operator named it with `--ifname`. The node's own netns (the
- * one the hook runs in, and PID 1's) is never a source or target.
+ * alias) or the operator named it with `--ifname`; when the link netns came
+ * from an annotation, that alias must also carry THIS container's ID (else one
+ * pod spec could point at another pod's netns and take its link). The node's
+ * own netns (the one the hook runs in, and PID 1's) is never a source or target.
  *
  * @module
  */
@@ -158,42 +160,63 @@ function ifnamesOf(state: HookState, opts: HookOptions): string[] {
 }
 
 /** podnet's host-end alias: `networkName/containerID/ifname` (see the CNI plugin). */
-const PODNET_ALIAS = /^[^/\s]+\/[a-zA-Z0-9][a-zA-Z0-9_.-]*\/([^/\s:]{1,15})$/;
+const PODNET_ALIAS = /^[^/\s]+\/([a-zA-Z0-9][a-zA-Z0-9_.-]*)\/([^/\s:]{1,15})$/;
 
 /**
- * Whether `pod` (a link in the link netns) is the pod end of a veth whose
- * host end, in the hook's netns, is podnet's: kind veth both sides, each
- * naming the other as its peer, and the host end's alias in podnet's form
- * with the pod link's name as its ifname.
+ * The podnet host end (in the hook's netns) of `pod` (a link in the link
+ * netns), or null: kind veth both sides, each naming the other as its peer,
+ * and the host end's alias in podnet's form with the pod link's name as its
+ * ifname. Returns the alias's container ID.
  */
-function isPodnetPodEnd(pod: Link, hostLinks: Link[]): boolean {
-  if (pod.kind !== "veth" || pod.linkNetnsId === null) return false;
-  return hostLinks.some((h) =>
-    h.kind === "veth" && h.parentIndex === pod.index && pod.parentIndex === h.index &&
-    PODNET_ALIAS.exec(h.alias ?? "")?.[1] === pod.name
-  );
+function podnetOwner(pod: Link, hostLinks: Link[]): string | null {
+  if (pod.kind !== "veth" || pod.linkNetnsId === null) return null;
+  for (const h of hostLinks) {
+    if (h.kind !== "veth" || h.parentIndex !== pod.index || pod.parentIndex !== h.index) continue;
+    const m = PODNET_ALIAS.exec(h.alias ?? "");
+    if (m && m[2] === pod.name) return m[1]!;
+  }
+  return null;
+}
+
+/** Which links the hook may take, and under what proof of ownership. */
+interface Takeable {
+  linkNetns: string;
+  /** Selected links (empty: what capture selects, every link that is up but loopback). */
+  ifnames: string[];
+  /** Operator-named links: movable without a podnet host end. */
+  named: string[];
+  /** When set (the link netns came from an annotation), the host end must belong to this container. */
+  containerId: string | null;
+  selfNetns: string;
 }
 
 /**
  * Refuses, before anything is captured or probed, to take a link that is not
- * podnet's: the links capture would select (`ifnames`, or every link that is
- * up but loopback) must each be the pod end of a podnet veth or named by the operator.
+ * podnet's (or the operator's). A link netns named by an annotation must hold
+ * THIS container's pod end: otherwise one pod spec could take another pod's link.
  */
-function checkMovable(linkNetns: string, ifnames: string[], named: string[], selfNetns: string): void {
-  using src = Socket.open(linkNetns);
-  using self = Socket.open(selfNetns);
+function checkMovable(t: Takeable): void {
+  using src = Socket.open(t.linkNetns);
+  using self = Socket.open(t.selfNetns);
   const pods = linkList(src), hosts = linkList(self);
   const IFF_LOOPBACK = 0x8;
-  const taken = ifnames.length > 0
-    ? ifnames
+  const taken = t.ifnames.length > 0
+    ? t.ifnames
     : pods.filter((l) => l.up && (l.flags & IFF_LOOPBACK) === 0).map((l) => l.name);
   for (const name of taken) {
-    if (named.includes(name)) continue;
+    if (t.containerId === null && t.named.includes(name)) continue;
     const pod = pods.find((p) => p.name === name);
-    if (!pod || !isPodnetPodEnd(pod, hosts)) {
+    const owner = pod ? podnetOwner(pod, hosts) : null;
+    if (owner === null) {
       throw new HookError(
-        `refusing to move ${name} from ${linkNetns}: it is not the pod end of a podnet veth ` +
-          `(no host end with a podnet alias here) and --ifname does not name it`,
+        `refusing to move ${name} from ${t.linkNetns}: it is not the pod end of a podnet veth ` +
+          `(no host end with a podnet alias here)${t.containerId === null ? " and --ifname does not name it" : ""}`,
+      );
+    }
+    if (t.containerId !== null && owner !== t.containerId) {
+      throw new HookError(
+        `refusing to move ${name} from ${t.linkNetns} (named by annotation ${ANNOTATION_LINK_NETNS}): ` +
+          `it belongs to container ${owner}, not ${t.containerId}`,
       );
     }
   }
@@ -212,7 +235,13 @@ export function runHook(state: HookState, opts: HookOptions): Snapshot {
     if (refuseNodeNetns(linkNetns, "link netns", self) === targetId) {
       throw new HookError(`refusing link netns ${linkNetns}: it is the container's own netns`);
     }
-    checkMovable(linkNetns, ifnames, opts.ifnames ?? [], self);
+    checkMovable({
+      linkNetns,
+      ifnames,
+      named: opts.ifnames ?? [],
+      containerId: opts.linkNetns ? null : state.id,
+      selfNetns: self,
+    });
     snap = captureNetns(linkNetns, { ifnames, timeoutMs });
     restoreSnapshot(snap, { netns: target, linkNetns });
   } else {

@@ -375,6 +375,23 @@ Deno.test("hook: an annotation under the allowed dir is honoured and moves the p
   assert.deepEqual(permanent(hw.q), [["169.254.1.1", hw.host.mac]]);
 });
 
+Deno.test("hook: an annotation naming another container's pod netns is refused, nothing moves", async () => {
+  await using w = world();
+  const hw = hookWorld(w, "podnet-test/other-pod/eth0"); // a genuine podnet pod end, of another container
+  const pid = await sleeperIn(w, w.path(hw.q));
+  assert.throws(
+    () =>
+      runHook(JSON.parse(state(pid, { "podnet.io/link-netns": hw.podPath })), {
+        allowedNetnsDir: "/run/netns",
+        selfNetns: hw.nodePath,
+        ifnames: [],
+      }),
+    /refusing to move eth0 from \S+ \(named by annotation podnet\.io\/link-netns\): it belongs to container other-pod, not ctr1/,
+  );
+  assert.deepEqual(ipJson(hw.pod, "link", "show").map((l) => l.ifname), ["lo", "eth0"]);
+  assert.deepEqual(ipJson(hw.q, "link", "show").map((l) => l.ifname), ["lo"]);
+});
+
 Deno.test("hook: refuses to move a link that is not the pod end of a podnet veth, unless the operator names it", async () => {
   await using w = world();
   const hw = hookWorld(w); // host end without podnet's alias
