@@ -282,3 +282,31 @@ for (const fam of [{ v4: true, v6: true }, { v4: true, v6: false }]) {
     assert.equal((await cni(node, { command: "DEL", netns: w.path(pod) }, conf)).code, 0);
   });
 }
+
+Deno.test("IPAM routes go via the gateway; an IPAM default merges into podnet's (one per family)", async () => {
+  await using w = world();
+  const node = makeNode(w);
+  const pod = w.netns("pod");
+  const conf = netConf(node, {
+    ipam: {
+      type: "host-local",
+      dataDir: node.dataDir,
+      ranges: [[{ subnet: "10.244.1.0/24" }], [{ subnet: "fd00:244:1::/64" }]],
+      routes: [{ dst: "0.0.0.0/0" }, { dst: "192.168.0.0/16" }, { dst: "::/0" }, { dst: "fd00:abcd::/32" }],
+    },
+  });
+  const res = await add(node, pod, conf);
+  assert.deepEqual(res.routes, [
+    { dst: "0.0.0.0/0", gw: "169.254.1.1" },
+    { dst: "::/0", gw: "fe80::1" },
+    { dst: "192.168.0.0/16", gw: "169.254.1.1" },
+    { dst: "fd00:abcd::/32", gw: "fe80::1" },
+  ]);
+  assert.deepEqual(routes(pod, 4), ["169.254.1.1 eth0", "192.168.0.0/16 eth0 169.254.1.1", "default eth0 169.254.1.1"]);
+  assert.deepEqual(
+    routes(pod, 6).filter((r) => !r.startsWith("fe80::/64")),
+    ["default eth0 fe80::1", "fd00:abcd::/32 eth0 fe80::1"],
+  );
+  await check(node, pod, conf, res);
+  assert.equal((await cni(node, { command: "DEL", netns: w.path(pod) }, conf)).code, 0);
+});
