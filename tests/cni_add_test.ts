@@ -283,11 +283,13 @@ for (const fam of [{ v4: true, v6: true }, { v4: true, v6: false }]) {
   });
 }
 
-Deno.test("IPAM routes go via the gateway; an IPAM default merges into podnet's (one per family)", async () => {
+Deno.test("IPAM routes go via the gateway; an IPAM default merges into podnet's (one per family); config dns returned", async () => {
   await using w = world();
   const node = makeNode(w);
   const pod = w.netns("pod");
+  const dns = { nameservers: ["10.96.0.10"], search: ["svc.cluster.local"] };
   const conf = netConf(node, {
+    extra: { dns },
     ipam: {
       type: "host-local",
       dataDir: node.dataDir,
@@ -302,6 +304,7 @@ Deno.test("IPAM routes go via the gateway; an IPAM default merges into podnet's 
     { dst: "192.168.0.0/16", gw: "169.254.1.1" },
     { dst: "fd00:abcd::/32", gw: "fe80::1" },
   ]);
+  assert.deepEqual(res.dns, dns);
   assert.deepEqual(routes(pod, 4), ["169.254.1.1 eth0", "192.168.0.0/16 eth0 169.254.1.1", "default eth0 169.254.1.1"]);
   assert.deepEqual(
     routes(pod, 6).filter((r) => !r.startsWith("fe80::/64")),
