@@ -99,8 +99,11 @@ export function kernelState(ns: string): any {
     ) => [l.ifname, l.address, l.mtu, l.flags.includes("UP")]),
     addrs: JSON.parse(ip(ns, "-j", "addr", "show")).map((
       l: { ifname: string; addr_info: { local: string; prefixlen: number }[] },
-    ) => [l.ifname, l.addr_info.map((a) => `${a.local}/${a.prefixlen}`)]),
-    routes: [...JSON.parse(ip(ns, "-j", "-4", "route", "show")), ...JSON.parse(ip(ns, "-j", "-6", "route", "show"))],
+    ) => [l.ifname, l.addr_info.map((a) => `${a.local}/${a.prefixlen}`).filter((a) => !a.startsWith("fe80:"))]),
+    // The kernel adds a link's IPv6 link-local address and fe80::/64 route asynchronously, when
+    // carrier comes up after a move or up: left out so snapshots taken a moment apart compare.
+    routes: [...JSON.parse(ip(ns, "-j", "-4", "route", "show")), ...JSON.parse(ip(ns, "-j", "-6", "route", "show"))]
+      .filter((r: { dst: string }) => r.dst !== "fe80::/64"),
     neigh: strip(
       JSON.parse(ip(ns, "-j", "neigh", "show")).filter((n: { state: string[] }) => n.state.includes("PERMANENT")),
     ),
