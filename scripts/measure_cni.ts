@@ -7,6 +7,9 @@
  *
  *   deno run -A scripts/measure_cni.ts [--rounds 20] [--json]
  *
+ * Also prints the p50 of a CNI VERSION call through bin/podnet: the floor
+ * every podnet call pays (launcher, Deno start, module graph, FFI tables).
+ *
  * Needs root; builds its own netns world (names pnt-*) and removes it.
  *
  * @module
@@ -78,6 +81,7 @@ const { values } = parseArgs({
   options: { rounds: { type: "string", default: "20" }, json: { type: "boolean" } },
 });
 const rounds = Number(values.rounds);
+const floor: number[] = [];
 const series: Series[] = [
   { plugin: "podnet", family: "ipv4", add: [], del: [] },
   { plugin: "ptp", family: "ipv4", add: [], del: [] },
@@ -91,6 +95,8 @@ const series: Series[] = [
   const dataDir = `${tmp}/ipam`, stateDir = `${tmp}/state`;
   const pods = series.map((_, i) => w.netns(`m${i}`));
   for (let round = 0; round < rounds; round++) {
+    // The floor of any podnet call: the launcher, Deno and podnet's module graph, no kernel or IPAM work.
+    floor.push(await call(w.path(node), stateDir, series[0]!, "VERSION", "v", "", { cniVersion: "1.0.0" }));
     for (const [i, s] of series.entries()) {
       const conf = config(s, i, dataDir);
       const id = `m${i}-${round}`;
@@ -109,7 +115,7 @@ const rows = series.map((s) => ({
   n: s.add.length,
 }));
 if (values.json) {
-  console.log(JSON.stringify(rows));
+  console.log(JSON.stringify({ rows, podnetVersionP50: +pct(floor, 50).toFixed(1) }));
 } else {
   console.log(`CNI ADD/DEL wall time in ms, ${rounds} rounds interleaved (cniVersion 1.0.0, host-local IPAM)`);
   console.log("plugin  family  ADD p50  ADD p90  DEL p50  DEL p90");
@@ -120,4 +126,5 @@ if (values.json) {
       } ${String(r.delP90).padStart(8)}`,
     );
   }
+  console.log(`podnet VERSION (process floor: launcher + Deno + modules) p50 ${pct(floor, 50).toFixed(1)} ms`);
 }
