@@ -563,6 +563,13 @@ function setBundleNetns(bundle: string, netns: string): void {
   writeFileAtomic(path, JSON.stringify(config, null, 2), 0o644);
 }
 
+/** Refuses an ID runsc already knows here: the rollback would otherwise delete someone else's container. */
+async function ensureFreeId(rt: Runtime, id: string): Promise<void> {
+  if ((await runscList(rt)).includes(id)) {
+    throw new ResumeError(`container ${id} already exists on this node (runsc --root ${rt.root})`);
+  }
+}
+
 /**
  * Restores the network of an attached pod from the snapshot and then the
  * sandbox from the image (steps 3-5 of the module comment). Every check runs
@@ -576,6 +583,7 @@ export async function restoreTarget(o: RestoreOptions): Promise<RestoreReport> {
   const work = o.workDir ?? o.imageDir;
   const t0 = performance.now();
   const source = loadSnapshot(o.snapshot ?? `${o.imageDir}/${SNAPSHOT_FILE}`, att.ifname);
+  await ensureFreeId(o.runtime, o.id);
   const fresh = await capturePod(
     att.podNetns,
     att.ifname,
@@ -643,6 +651,7 @@ export async function resume(o: ResumeOptions): Promise<ResumeReport> {
   const source = loadSnapshot(snapshot, att.ifname);
   const want = o.sameAddress ? snapshotAddresses(source, att.ifname) : [];
   if (o.sameAddress && want.length === 0) throw noAddresses(snapshot);
+  await ensureFreeId(o.runtime, o.id);
   const result = (await cniCall(o.node, "ADD", att, want))!;
   try {
     const got = resultAddresses(result);

@@ -352,6 +352,42 @@ Deno.test("checkpoint refuses a snapshot captured after the sandbox started (run
   assert.throws(() => Deno.statSync(`${n1.dir}/image/checkpoint.img`), Deno.errors.NotFound);
 });
 
+Deno.test("resume refuses a container ID that already exists on node 2, before the CNI ADD, and leaves that container running", async () => {
+  await using w = world();
+  const s = scratch(w);
+  const n2 = labNode(s, 2);
+  const other = s.netns("other");
+  const bundle = `${n2.dir}/bundle`;
+  makeBundle(bundle, COUNTER, other);
+  track(s, n2.runtime, "new");
+  assert.equal(
+    (await runsc(n2.runtime, ["run", "--bundle", bundle, "-detach", "new"], { log: `${n2.dir}/o.log` })).code,
+    0,
+  );
+  const image = `${n2.dir}/image`;
+  Deno.mkdirSync(image);
+  const snapshot = snap({});
+  Deno.writeTextFileSync(`${image}/${SNAPSHOT_FILE}`, JSON.stringify(snapshot));
+  const pod = attach(s, n2, "pod", n2.config("10.244.0.0/16"));
+  await assert.rejects(
+    resume({
+      node: n2.cni,
+      runtime: n2.runtime,
+      attachment: pod,
+      sameAddress: false,
+      imageDir: image,
+      bundle,
+      id: "new",
+      log: `${n2.dir}/counter.log`,
+      workDir: n2.dir,
+    }),
+    /^ResumeError: container new already exists on this node/,
+  );
+  assert.equal(JSON.parse((await runsc(n2.runtime, ["state", "new"])).stdout).status, "running");
+  assert.deepEqual(ipJson(nsName(pod.podNetns), "link", "show").map((l) => l.ifname), ["lo"]);
+  assert.deepEqual((await leftovers(n2)).links, []);
+});
+
 const RESUME_TS = new URL("../scripts/resume.ts", import.meta.url).pathname;
 
 function resumeCli(args: string[]): Promise<Ran> {
