@@ -7,9 +7,10 @@
  * podnet must bump `schema`, not be half-understood); every IP/CIDR/MAC is
  * parsed and returned in canonical form; sizes are bounded (see `LIMITS`).
  *
- * Capture records, per link: name, MAC, MTU, addresses, the main-table routes
- * through the link except those the kernel creates itself (`proto kernel`,
- * re-created when the address is added), and the neighbor entry (IP→MAC) of
+ * Capture records, per link: name, MAC, MTU, addresses, the main-table unicast
+ * single-nexthop routes through the link except those the kernel creates itself
+ * (`proto kernel`, re-created when the address is added; multipath routes are
+ * not representable in v1 and are left out), and the neighbor entry (IP→MAC) of
  * every gateway: each route gateway on the link, plus the target of a
  * scope-link host route to a link-local address (Calico/podnet's 169.254.1.1
  * even when no route uses it as gateway). Subnet designs (kindnet, bridge)
