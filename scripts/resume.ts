@@ -43,6 +43,7 @@
  * @module
  */
 
+import { UsageError } from "../core/errors.ts";
 import { ensurePrivateDir, writeFileAtomic } from "../core/fsutil.ts";
 import {
   DEFAULT_TIMEOUT_MS,
@@ -975,7 +976,7 @@ demo         builds a throwaway two-node world and runs the whole story
 
 function need(v: Record<string, unknown>, name: string): string {
   const x = v[name];
-  if (typeof x !== "string" || x === "") throw new ResumeError(`--${name} is required (see --help)`);
+  if (typeof x !== "string" || x === "") throw new UsageError(`resume.ts: --${name} is required (see --help)`);
   return x;
 }
 
@@ -1067,7 +1068,12 @@ if (import.meta.main) {
   try {
     Deno.exit(await cli(Deno.args));
   } catch (e) {
+    if (e instanceof UsageError) {
+      // parseFlags words its messages for podnet's own commands.
+      console.error(e.message.replace(/^podnet /, ""));
+      Deno.exit(2);
+    }
     console.error(`resume.ts: ${e instanceof Error ? e.message : String(e)}`);
-    Deno.exit(e instanceof Error && e.name === "UsageError" ? 2 : 1);
+    Deno.exit(1);
   }
 }
