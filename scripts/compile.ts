@@ -4,7 +4,7 @@
  * drift apart).
  *
  * `deno compile` needs `denort`, the runtime it appends the program to. Deno
- * downloads it from dl.deno.land unless `DENORT_BIN` names a local copy; a
+ * downloads it from Deno's servers unless `DENORT_BIN` names a local copy; a
  * machine without access to Deno's servers must set `DENORT_BIN`. When neither
  * works this script says so in one sentence and exits 1; it never produces a
  * binary that is not a real `deno compile` output.
