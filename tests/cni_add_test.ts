@@ -7,8 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ipJson } from "./harness.ts";
-import { world } from "./harness.ts";
+import { ipJson, run, world } from "./harness.ts";
 import {
   add,
   cni,
@@ -275,9 +274,17 @@ for (const fam of [{ v4: true, v6: true }, { v4: true, v6: false }]) {
     const conf = netConf(node, fam);
     await add(node, pod, conf);
     const before = routes(node.ns, 6);
+    const received = (): number =>
+      Number(
+        run("/usr/bin/nsenter", [`--net=${node.path}`, "cat", "/proc/net/snmp6"])
+          .match(/^Icmp6InRouterAdvertisements\s+(\d+)/m)?.[1] ?? -1,
+      );
+    const seen = received();
     sendRouterAdvertisement(pod, "eth0");
-    // The RA crosses the veth through the receive backlog; give it a moment to be processed.
-    await new Promise((r) => setTimeout(r, 300));
+    // The RA crosses the veth through the receive backlog: wait until the node has counted it,
+    // so the route check below looks at a node that has processed it.
+    for (let i = 0; i < 100 && received() === seen; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(received(), seen + 1, "the node never received the RA");
     assert.deepEqual(routes(node.ns, 6), before, "the pod's RA installed a route in the node");
     assert.equal((await cni(node, { command: "DEL", netns: w.path(pod) }, conf)).code, 0);
   });
