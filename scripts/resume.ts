@@ -244,13 +244,7 @@ function copyTree(src: string, dst: string): void {
  */
 export function retargetBundle(src: string, dst: string, netns: string): void {
   copyTree(src, dst);
-  const path = `${dst}/config.json`;
-  // deno-lint-ignore no-explicit-any
-  const config: any = JSON.parse(Deno.readTextFileSync(path));
-  const spaces: { type: string; path?: string }[] = config.linux?.namespaces ?? [];
-  const others = spaces.filter((n) => n.type !== "network");
-  config.linux = { ...config.linux, namespaces: [...others, { type: "network", path: netns }] };
-  writeFileAtomic(path, JSON.stringify(config, null, 2), 0o644);
+  setBundleNetwork(dst, netns);
 }
 
 // ---------------------------------------------------------------------------
@@ -527,6 +521,13 @@ export interface RestoreOptions {
   log: string;
   /** The sandbox netns; default the pod's own. A different one gets the link moved into it. */
   sandboxNetns?: string;
+  /**
+   * Let runsc make the sandbox a new netns and move the pod's link into it with
+   * `podnet hook --link-netns POD` as an OCI prestart hook, which runsc runs at
+   * restore too. The plan is restored into the pod's netns first (so the hook
+   * carries the snapshot's routes along). Not with `sandboxNetns`.
+   */
+  viaHook?: boolean;
   /** Where the plan file goes (default imageDir). */
   workDir?: string;
   /** Wait per gateway while re-resolving on this node (default 3000 ms). */
@@ -547,7 +548,11 @@ export interface RestoreReport {
   prepareMs: number;
 }
 
-function setBundleNetns(bundle: string, netns: string): void {
+/**
+ * Sets the bundle's network namespace: a path to join, or null for a new one
+ * filled by `podnet hook --link-netns hookLinkNetns` as prestart hook.
+ */
+function setBundleNetwork(bundle: string, netns: string | null, hookLinkNetns?: string): void {
   const path = `${bundle}/config.json`;
   // deno-lint-ignore no-explicit-any
   let config: any;
@@ -559,8 +564,20 @@ function setBundleNetns(bundle: string, netns: string): void {
   const spaces: { type: string; path?: string }[] = config.linux?.namespaces ?? [];
   config.linux = {
     ...config.linux,
-    namespaces: [...spaces.filter((n) => n.type !== "network"), { type: "network", path: netns }],
+    namespaces: [
+      ...spaces.filter((n) => n.type !== "network"),
+      netns ? { type: "network", path: netns } : { type: "network" },
+    ],
   };
+  // Any podnet hook from an earlier life of the bundle goes; other hooks stay.
+  type Hook = { path: string; args?: string[]; timeout?: number };
+  const prestart = ((config.hooks?.prestart ?? []) as Hook[]).filter((h) => h.path !== PODNET);
+  if (hookLinkNetns) {
+    prestart.push({ path: PODNET, args: ["podnet", "hook", "--link-netns", hookLinkNetns], timeout: 30 });
+  }
+  config.hooks = { ...config.hooks, prestart };
+  if (prestart.length === 0) delete config.hooks.prestart;
+  if (Object.keys(config.hooks).length === 0) delete config.hooks;
   writeFileAtomic(path, JSON.stringify(config, null, 2), 0o644);
 }
 
@@ -580,6 +597,7 @@ async function ensureFreeId(rt: Runtime, id: string): Promise<void> {
 export async function restoreTarget(o: RestoreOptions): Promise<RestoreReport> {
   const step = o.onStep ?? (() => {});
   const att = o.attachment;
+  if (o.viaHook && o.sandboxNetns !== undefined) throw new ResumeError("viaHook and sandboxNetns exclude each other");
   const sandbox = o.sandboxNetns ?? att.podNetns;
   const work = o.workDir ?? o.imageDir;
   const t0 = performance.now();
@@ -611,7 +629,10 @@ export async function restoreTarget(o: RestoreOptions): Promise<RestoreReport> {
       );
     }
   }
-  setBundleNetns(o.bundle, sandbox);
+  if (o.viaHook) {
+    setBundleNetwork(o.bundle, null, att.podNetns);
+    step(`bundle: a new network namespace, prestart hook podnet hook --link-netns ${att.podNetns}`);
+  } else setBundleNetwork(o.bundle, sandbox);
   const prepareMs = performance.now() - t0;
   const runscRestoreStart = performance.now();
   await runscOk(o.runtime, `restore ${o.id}`, [
@@ -968,6 +989,8 @@ resume       on the target node: CNI ADD, podnet capture of the new pod, podnet 
   --id ID              the restored container's ID
   --log FILE           the container's stdout (stderr: FILE.stderr)
   --sandbox-netns PATH restore into this netns, moving the link there (default: the pod's netns)
+  --hook               let runsc make a new netns for the sandbox and move the link in with
+                       podnet hook --link-netns POD as prestart hook (runsc runs it at restore)
   --gateway-timeout-ms N   wait per gateway while re-resolving (default ${DEFAULT_TIMEOUT_MS})
   --empty-dir DIR      empty directory hidden over /proc/sys/net for runsc (default /run/podnet/empty)
 
@@ -1026,6 +1049,7 @@ async function cli(args: string[]): Promise<number> {
       bundle: { type: "string" },
       log: { type: "string" },
       "sandbox-netns": { type: "string" },
+      hook: { type: "boolean" },
       "gateway-timeout-ms": { type: "string" },
     });
     const emptyDir = (values["empty-dir"] as string | undefined) ?? emptyDefault;
@@ -1050,6 +1074,7 @@ async function cli(args: string[]): Promise<number> {
       id: need(values, "id"),
       log: need(values, "log"),
       ...(sandboxNetns === undefined ? {} : { sandboxNetns }),
+      viaHook: values.hook === true,
       gatewayTimeoutMs: int("resume.ts resume", values, "gateway-timeout-ms", DEFAULT_TIMEOUT_MS),
       onStep: (l) => console.log(l),
     });

@@ -210,6 +210,60 @@ Deno.test("resume: with a new address from node 2's range, into a separate sandb
   assert.deepEqual(await leftovers(n2), { links: [], leases: [], containers: [] });
 });
 
+Deno.test("resume through the OCI hook: runsc makes the sandbox's netns and runs podnet hook at restore, which moves eth0 in", async () => {
+  await using w = world();
+  const s = scratch(w);
+  const n1 = labNode(s, 1), n2 = labNode(s, 2);
+  const old = await onNode1(s, n1, ["10.244.0.0/16"], "10.123.0.0/16");
+
+  const pod = attach(s, n2, "new", n2.config("10.244.0.0/16"));
+  const bundle = `${n2.dir}/bundle`;
+  retargetBundle(old.bundle, bundle, pod.podNetns);
+  track(s, n2.runtime, "new");
+  const log = `${n2.dir}/counter.log`;
+  const rep = await resume({
+    node: n2.cni,
+    runtime: n2.runtime,
+    attachment: pod,
+    sameAddress: true,
+    imageDir: old.image,
+    bundle,
+    id: "new",
+    log,
+    workDir: n2.dir,
+    viaHook: true,
+  });
+  const ping = await pingFrom(n2.runtime, "new", n2.address);
+  assert.equal(ping.code, 0, `the first ping after runsc restore answers: ${ping.stdout}${ping.stderr}`);
+
+  const cfg = JSON.parse(Deno.readTextFileSync(`${bundle}/config.json`));
+  assert.deepEqual(cfg.linux.namespaces.find((n: { type: string }) => n.type === "network"), { type: "network" });
+  assert.deepEqual(cfg.hooks.prestart.map((h: { args: string[] }) => h.args), [[
+    "podnet",
+    "hook",
+    "--link-netns",
+    pod.podNetns,
+  ]]);
+  assert.deepEqual(ipJson(nsName(pod.podNetns), "link", "show").map((l) => l.ifname), ["lo"], "the hook took eth0");
+  assert.deepEqual(resultAddresses(rep.result), snapshotAddresses(old.snapshot, "eth0"));
+  const mac = hostMac(n2);
+  assert.notEqual(mac, old.staleMac);
+  assert.deepEqual([...rep.pinned], [["169.254.1.1", mac]]);
+  const routes = await runsc(n2.runtime, ["exec", "new", "/bin/busybox", "ip", "route"]);
+  assert.match(
+    routes.stdout,
+    /10\.123\.0\.0\/16 via 169\.254\.1\.1/,
+    `route carried into the sandbox:\n${routes.stdout}`,
+  );
+  assert.deepEqual([...proxyArpOn(n1.netns), ...proxyArpOn(n2.netns)], []);
+  await waitTicks(log, 1);
+  assert.equal(ticks(log)[0], old.last + 1, `the counter continues: ${old.last} on node 1, then ${ticks(log)[0]}`);
+
+  assert.equal((await runsc(n2.runtime, ["delete", "-force", "new"])).code, 0);
+  await cniCall(n2.cni, "DEL", pod);
+  assert.deepEqual(await leftovers(n2), { links: [], leases: [], containers: [] });
+});
+
 /** Node 2 with an attached pod and an image dir holding `snapshot` (no image: the flow must stop before runsc). */
 async function attachedOnNode2(
   s: Scratch,
