@@ -28,6 +28,9 @@
  *    addresses, routes in dependency order, gateway neighbors NUD_PERMANENT
  *    with MACs read live once more; then the pins are read back from the
  *    kernel and checked against the plan.
+ *    Or, with `viaHook`, the plan goes into the pod's own netns and the
+ *    bundle gets a new network namespace plus `podnet hook --link-netns POD`
+ *    as prestart hook: runsc runs it at restore, before it reads the netns.
  * 5. Only then `runsc restore`, which copies that netns into the sandbox.
  * Any failure after the ADD deletes the restored container (if any) and
  * undoes the ADD, so the target pod is left as it was.
