@@ -90,7 +90,18 @@ export async function cniCommand(args: string[], io: Io): Promise<number> {
       case "ADD": {
         const { cmdAdd } = await import("./add.ts");
         const result = await cmdAdd(ctx);
-        io.stdout(`${JSON.stringify(formatResult(result, conf.cniVersion))}\n`);
+        try {
+          io.stdout(`${JSON.stringify(formatResult(result, conf.cniVersion))}\n`);
+        } catch (e) {
+          // The runtime never learns of an attachment whose result it did not get: undo it (DEL
+          // removes the veth and the lease), then report the failure.
+          await (await import("./del.ts")).cmdDel(ctx).catch((d) =>
+            warn.error("undo of unreported ADD failed", {
+              error: d instanceof Error ? d.message : String(d),
+            })
+          );
+          throw new CniError(ERR.io, "cannot write the ADD result to stdout", String(e));
+        }
         extra = { ips: result.ips.map((i) => i.address) };
         break;
       }
@@ -118,7 +129,11 @@ export async function cniCommand(args: string[], io: Io): Promise<number> {
     return 0;
   } catch (e) {
     const err = toCniError(e);
-    io.stdout(`${JSON.stringify(errorJson(err, cniVersion))}\n`);
+    try {
+      io.stdout(`${JSON.stringify(errorJson(err, cniVersion))}\n`);
+    } catch {
+      // stdout itself is what failed (closed, full): the exit status and the log still tell.
+    }
     const fields = { ...opFields(env, conf, started), outcome: "error", code: err.code, error: err.message };
     (opLog ?? warn).error(`cni ${env?.command ?? io.env("CNI_COMMAND") ?? "?"}`, fields);
     return 1;
