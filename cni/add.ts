@@ -204,6 +204,23 @@ export async function cmdAdd(ctx: Ctx): Promise<Result> {
     seam("pod-routes");
 
     const mtu = hostLink.mtu;
+    if (conf.captureDir !== null) {
+      const dir = conf.captureDir;
+      const { removePodSnapshot, writePodSnapshot } = await import("./capture.ts");
+      writePodSnapshot(dir, env.containerId, {
+        ifname: env.ifname,
+        mac: host.podMac,
+        mtu,
+        addresses: podIps.map((i) => i.address),
+        routes,
+        has4,
+        has6,
+        gatewayMac: host.mac,
+      });
+      undo.push("remove capture snapshot", () => removePodSnapshot(dir, env.containerId, env.ifname));
+    }
+    seam("capture");
+
     const result: Result = {
       cniVersion: conf.cniVersion,
       interfaces: [

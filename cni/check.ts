@@ -139,6 +139,20 @@ export async function cmdCheck(ctx: Ctx): Promise<void> {
       drift.push(`sysctl net.ipv6.conf.${env.ifname}.accept_dad is ${dad ?? "missing"} in the pod, want 0`);
     }
   }
+  if (conf.captureDir !== null) {
+    const { capturePath } = await import("./capture.ts");
+    const { readSnapshot } = await import("../core/snapshot.ts");
+    const path = capturePath(conf.captureDir, env.containerId, env.ifname);
+    try {
+      const snap = readSnapshot(path);
+      const l = snap.links[0];
+      if (l?.name !== env.ifname || l.mac !== podLink.mac) {
+        drift.push(`capture snapshot ${path} describes another link`);
+      }
+    } catch (e) {
+      drift.push(`capture snapshot: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
   if (drift.length) throw driftError(drift);
 
   const ipam = await Ipam.open(ctx);

@@ -17,6 +17,8 @@ export interface Ctx {
   seam: Seam;
   /** Where podnet keeps small caches (PODNET_STATE_DIR, default /run/podnet). */
   stateDir: string;
+  /** Limit of one IPAM plugin call (PODNET_IPAM_TIMEOUT_MS; default in ipam.ts). */
+  ipamTimeoutMs?: number;
 }
 
 /** Default state directory: on tmpfs, so caches never outlive a reboot. */

@@ -44,6 +44,9 @@ export async function cmdDel(ctx: Ctx): Promise<void> {
   } catch (e) {
     linkError = e;
   }
+  if (conf.captureDir !== null) {
+    (await import("./capture.ts")).removePodSnapshot(conf.captureDir, env.containerId, env.ifname);
+  }
   if (pending !== null) await pending.done.catch((e) => (ipamError = e));
   if (ipamError !== null) throw ipamError;
   if (linkError !== null) throw linkError;

@@ -50,6 +50,9 @@ export async function cmdGc(ctx: Ctx): Promise<Attachment[]> {
         }
       }
       stale.push({ containerID: a.containerId, ifname: a.ifname });
+      if (conf.captureDir !== null) {
+        (await import("./capture.ts")).removePodSnapshot(conf.captureDir, a.containerId, a.ifname);
+      }
     }
   }
   const ipam = await Ipam.open(ctx);

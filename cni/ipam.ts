@@ -5,6 +5,11 @@
  * 1.0.0), so podnet asks it for VERSION first and speaks the highest version
  * both sides support, converting the result.
  *
+ * Every plugin call is bounded (`DEFAULT_IPAM_TIMEOUT_MS`, PODNET_IPAM_TIMEOUT_MS):
+ * a plugin that hangs (a wedged lock, an unreachable DHCP daemon) is killed with
+ * its whole process group and the call fails with code 11, so the runtime
+ * retries instead of waiting forever with the veth half made.
+ *
  * @module
  */
 
@@ -14,11 +19,16 @@ import { type Attachment, type CniEnv, type NetConf, versionAtLeast, versionNumb
 import { CniError, ERR } from "./errors.ts";
 import { formatResult, parseResult, type Result } from "./result.ts";
 
+/** How long one IPAM plugin call may take: host-local needs milliseconds, a DHCP exchange seconds. */
+export const DEFAULT_IPAM_TIMEOUT_MS = 60_000;
+
 /** What a plugin process returned. */
 interface Ran {
   code: number;
   stdout: string;
   stderr: string;
+  /** Killed because it ran longer than the timeout. */
+  timedOut: boolean;
 }
 
 /** A plugin binary found in CNI_PATH, with what identifies this build of it. */
@@ -64,13 +74,15 @@ export class Ipam {
   readonly version: string;
   readonly #env: CniEnv;
   readonly #conf: NetConf;
+  readonly #timeoutMs: number;
 
-  private constructor(type: string, bin: string, version: string, env: CniEnv, conf: NetConf) {
+  private constructor(type: string, bin: string, version: string, env: CniEnv, conf: NetConf, timeoutMs: number) {
     this.type = type;
     this.bin = bin;
     this.version = version;
     this.#env = env;
     this.#conf = conf;
+    this.#timeoutMs = timeoutMs;
   }
 
   /**
@@ -78,13 +90,15 @@ export class Ipam {
    * is cached per binary identity in `stateDir`, so only the first call after
    * an install or upgrade pays for the extra exec (~15 ms of an ADD).
    */
-  static async open(ctx: { conf: NetConf; env: CniEnv; stateDir: string }): Promise<Ipam> {
+  static async open(ctx: { conf: NetConf; env: CniEnv; stateDir: string; ipamTimeoutMs?: number }): Promise<Ipam> {
     const { conf, env } = ctx;
+    const timeoutMs = ctx.ipamTimeoutMs ?? DEFAULT_IPAM_TIMEOUT_MS;
     const plugin = findPlugin(conf.ipamType, env.path);
     const bin = plugin.path;
     let theirs = readVersionCache(ctx.stateDir, plugin);
     if (theirs === null) {
-      const ran = await exec(bin, versionEnv(env), JSON.stringify({ cniVersion: conf.cniVersion }));
+      const ran = await exec(bin, versionEnv(env), JSON.stringify({ cniVersion: conf.cniVersion }), timeoutMs);
+      if (ran.timedOut) throw timeoutError(conf.ipamType, "VERSION", timeoutMs);
       theirs = ["0.1.0", "0.2.0"]; // what a plugin without VERSION support speaks (spec)
       if (ran.code === 0) {
         try {
@@ -106,7 +120,7 @@ export class Ipam {
         `it supports ${theirs.join(", ")}`,
       );
     }
-    return new Ipam(conf.ipamType, bin, version, env, conf);
+    return new Ipam(conf.ipamType, bin, version, env, conf, timeoutMs);
   }
 
   /** Whether the spoken version has GC and STATUS (1.1.0+). */
@@ -130,8 +144,9 @@ export class Ipam {
    */
   async #start(command: string, overrides: Partial<CniEnv>, stdin: string): Promise<Pending<string>> {
     const env = { ...this.#env, ...overrides, command } as CniEnv;
-    const running = await start(this.bin, cniEnvVars(env), stdin);
+    const running = await start(this.bin, cniEnvVars(env), stdin, this.#timeoutMs);
     const done = running.done.then((ran) => {
+      if (ran.timedOut) throw timeoutError(this.type, command, this.#timeoutMs);
       if (ran.code === 0) return ran.stdout;
       throw pluginError(this.type, command, ran);
     });
@@ -259,26 +274,54 @@ export interface Pending<T> {
   done: Promise<T>;
 }
 
-/** Runs a plugin binary with `env` added to this process's environment and `stdin` fed in. */
-async function exec(bin: string, env: Record<string, string>, stdin: string): Promise<Ran> {
-  return await (await start(bin, env, stdin)).done;
+function timeoutError(type: string, command: string, ms: number): CniError {
+  return new CniError(
+    ERR.tryAgainLater,
+    `IPAM plugin ${type} ${command} did not finish within ${ms} ms; it was killed`,
+    "PODNET_IPAM_TIMEOUT_MS sets the limit",
+  );
 }
 
-/** Spawns a plugin binary and feeds it `stdin`; resolves once stdin is closed. */
-async function start(bin: string, env: Record<string, string>, stdin: string): Promise<Pending<Ran>> {
+/** Runs a plugin binary with `env` added to this process's environment and `stdin` fed in. */
+async function exec(bin: string, env: Record<string, string>, stdin: string, timeoutMs: number): Promise<Ran> {
+  return await (await start(bin, env, stdin, timeoutMs)).done;
+}
+
+/**
+ * Spawns a plugin binary and feeds it `stdin`; resolves once stdin is closed.
+ * The plugin leads its own process group (`detached`), so a timeout kills it
+ * together with any children it started (which would otherwise hold its
+ * output pipes open, and the wait with them).
+ */
+async function start(
+  bin: string,
+  env: Record<string, string>,
+  stdin: string,
+  timeoutMs: number,
+): Promise<Pending<Ran>> {
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(bin, { env, cwd: "/", stdin: "piped", stdout: "piped", stderr: "piped" }).spawn();
+    child = new Deno.Command(bin, { env, cwd: "/", stdin: "piped", stdout: "piped", stderr: "piped", detached: true })
+      .spawn();
   } catch (e) {
     throw new CniError(ERR.io, `cannot execute ${bin}: ${e instanceof Error ? e.message : String(e)}`);
   }
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      Deno.kill(-child.pid, "SIGKILL");
+    } catch {
+      // exited meanwhile
+    }
+  }, timeoutMs);
   const w = child.stdin.getWriter();
   // A plugin that exits without reading stdin closes the pipe; its exit status tells the story.
   await w.write(new TextEncoder().encode(stdin)).catch(() => {});
   await w.close().catch(() => {});
   const done = child.output().then((out) => {
     const dec = new TextDecoder();
-    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-  });
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr), timedOut };
+  }).finally(() => clearTimeout(timer));
   return { done };
 }

@@ -28,8 +28,11 @@ installed as /opt/cni/bin/podnet. The network configuration is read from stdin:
     "logFile": "/var/log/podnet.log", "logLevel": "info",
     "ipam": { "type": "host-local", "ranges": [[{ "subnet": "10.244.1.0/24" }]] } }
 
+captureDir: ADD also writes the pod end as podnet.capture/v1 to DIR/<containerID>-<ifname>.json.
 The result (ADD) or a CNI error object { cniVersion, code, msg, details } is printed on stdout.
 PODNET_STATE_DIR (default /run/podnet) holds a cache of IPAM plugins' VERSION answers.
+PODNET_IPAM_TIMEOUT_MS (default 60000) bounds each IPAM plugin call; one that takes longer
+is killed and the command fails with code 11 (try again later).
 Test seams: PODNET_TEST_FAIL_AT=<step> / PODNET_TEST_KILL_AT=<step> with PODNET_TEST_SEAMS=1.
 `;
 
@@ -72,10 +75,13 @@ export async function cniCommand(args: string[], io: Io): Promise<number> {
       warn = opLog;
     }
     const seam = seams(io.env);
+    // A whole number of milliseconds; anything else keeps ipam.ts's default.
+    const ipamTimeout = Number(io.env("PODNET_IPAM_TIMEOUT_MS") ?? "") | 0;
     const ctx: Ctx = {
       env,
       conf,
       stateDir: io.env("PODNET_STATE_DIR") || DEFAULT_STATE_DIR,
+      ...(ipamTimeout > 0 ? { ipamTimeoutMs: ipamTimeout } : {}),
       log: warn,
       // At debug level every ADD step logs when it finished: where an ADD spends its time.
       seam: opLog?.enabled("debug")

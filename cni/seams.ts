@@ -26,6 +26,7 @@ export const ADD_STEPS = [
   "host-routes",
   "pod-addrs",
   "pod-routes",
+  "capture",
   "result",
 ] as const;
 

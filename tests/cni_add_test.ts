@@ -7,7 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { ipJson, run, world } from "./harness.ts";
+import { ipJson, run, runAsync, world } from "./harness.ts";
+import { readSnapshot } from "../core/snapshot.ts";
 import {
   add,
   cni,
@@ -20,6 +21,7 @@ import {
   NODE_V4,
   NODE_V6,
   ping,
+  PODNET,
   routes,
   sysctlIn,
 } from "./cni_helpers.ts";
@@ -320,3 +322,59 @@ Deno.test("IPAM routes go via the gateway; an IPAM default merges into podnet's 
   await check(node, pod, conf, res);
   assert.equal((await cni(node, { command: "DEL", netns: w.path(pod) }, conf)).code, 0);
 });
+
+Deno.test("captureDir: ADD writes the pod's podnet.capture/v1 snapshot, restore uses it in a sandbox netns, DEL removes it", async () => {
+  await using w = world();
+  const node = makeNode(w);
+  const pod = w.netns("pod");
+  const captureDir = `${w.tempDir()}/capture`;
+  const conf = netConf(node, { extra: { captureDir } });
+  const res = await add(node, pod, conf);
+  const [hostIf, podIf] = res.interfaces;
+  const file = `${captureDir}/ctr1-eth0.json`;
+  assert.equal(Deno.statSync(file).mode! & 0o777, 0o600);
+  assert.equal(Deno.statSync(captureDir).mode! & 0o777, 0o700);
+  const snap = readSnapshot(file);
+  assert.equal(snap.links.length, 1);
+  const l = snap.links[0]!;
+  assert.equal(l.name, "eth0");
+  assert.equal(l.mac, podIf.mac);
+  assert.deepEqual(l.addresses.map((a) => a.cidr), res.ips.map((i: Json) => i.address));
+  assert.deepEqual(l.neighbors, [{ ip: "169.254.1.1", mac: hostIf.mac }, { ip: "fe80::1", mac: hostIf.mac }]);
+  assert.deepEqual(l.routes, [
+    { dst: "169.254.1.1/32", scope: "link" },
+    { dst: "0.0.0.0/0", gateway: "169.254.1.1" },
+    { dst: "::/0", gateway: "fe80::1" },
+  ]);
+  await check(node, pod, conf, res);
+
+  // The sandbox restorer takes the pod end into another netns from this file alone.
+  const sandbox = w.netns("sandbox");
+  const r = await runAsync(PODNET, [
+    "restore",
+    "--from",
+    file,
+    "--netns",
+    w.path(sandbox),
+    "--link-netns",
+    w.path(pod),
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(ping(sandbox, NODE_V4), "sandbox -> node IPv4");
+  assert.ok(ping(sandbox, NODE_V6), "sandbox -> node IPv6");
+
+  Deno.removeSync(file);
+  const drift = await cni(node, { command: "CHECK", netns: w.path(sandbox) }, {
+    ...conf,
+    prevResult: { ...res, interfaces: [hostIf, { ...podIf, sandbox: w.path(sandbox) }] },
+  });
+  assert.match(drift.json?.msg ?? "", /capture snapshot: cannot read snapshot .*ctr1-eth0\.json/);
+  putPlaceholder(file); // DEL removes whatever is at the path
+  assert.equal((await cni(node, { command: "DEL", netns: w.path(sandbox) }, conf)).code, 0);
+  assert.deepEqual([...Deno.readDirSync(captureDir)], [], "DEL removed the snapshot");
+  assert.deepEqual(extraLinks(node.ns), []);
+});
+
+function putPlaceholder(path: string): void {
+  Deno.writeTextFileSync(path, "{}", { mode: 0o600 });
+}

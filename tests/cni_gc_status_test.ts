@@ -10,10 +10,11 @@ import assert from "node:assert/strict";
 import { ipJson, world } from "./harness.ts";
 import { add, assertCniError, cni, extraLinks, leases, makeNode, netConf } from "./cni_helpers.ts";
 
-Deno.test("GC removes this network's attachments not listed as valid and releases their leases", async () => {
+Deno.test("GC removes this network's attachments not listed as valid, their leases and snapshots", async () => {
   await using w = world();
   const node = makeNode(w);
-  const conf = netConf(node);
+  const captureDir = `${w.tempDir()}/capture`;
+  const conf = netConf(node, { extra: { captureDir } });
   const other = netConf(node, {
     name: "othernet",
     ipam: {
@@ -43,6 +44,7 @@ Deno.test("GC removes this network's attachments not listed as valid and release
   assert.deepEqual(extraLinks(results.get("gone1")!.pod), [], "the pod end went with the host end");
   assert.equal(leases(node.dataDir).length, 4, "keep1's two leases and othernet's two remain");
   assert.equal(ipJson(results.get("keep1")!.pod, "link", "show", "dev", "eth0").length, 1);
+  assert.deepEqual([...Deno.readDirSync(captureDir)].map((e) => e.name), ["keep1-eth0.json"]);
   const log = Deno.readTextFileSync(node.logFile);
   assert.match(log, /"removed":\["gone1\/eth0","gone2\/eth0"\]/);
 });

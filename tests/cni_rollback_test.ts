@@ -137,3 +137,19 @@ Deno.test("a host end of another container with the same name is a clear error a
   assert.deepEqual(extraLinks(pod), []);
   assert.deepEqual(leases(node.dataDir), []);
 });
+
+Deno.test("a failure after the capture snapshot was written removes it too", async () => {
+  await using w = world();
+  const node = makeNode(w);
+  const pod = w.netns("pod");
+  const captureDir = `${w.tempDir()}/capture`;
+  const before = snapshot(node);
+  const r = await cni(node, {
+    command: "ADD",
+    netns: w.path(pod),
+    env: { PODNET_TEST_SEAMS: "1", PODNET_TEST_FAIL_AT: "result" },
+  }, netConf(node, { extra: { captureDir } }));
+  assertCniError(r, 999, /injected failure after step result/);
+  assertClean(node, pod, before, "capture");
+  assert.deepEqual([...Deno.readDirSync(captureDir)], []);
+});
