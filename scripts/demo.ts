@@ -1,149 +1,182 @@
 /**
- * The README demo. Builds its own throwaway world (a node netns with no
- * uplink, pod netns beside it), shows podnet at work there, and removes
- * everything, also on failure. Only addresses inside that world are pinged.
+ * The README demo, end to end. Builds its own throwaway world (a node netns
+ * whose only "uplink" is an ifb device, pod netns beside it), shows podnet at
+ * work there and removes everything, also on failure. Only addresses inside
+ * that world are pinged; the machine's own network is never touched.
+ *
+ * 1. two pods attached by the podnet CNI plugin (dual-stack, host-local),
+ *    pinging each other and the node over IPv4 and IPv6 right after ADD;
+ * 2. what the kernel holds, read back through podnet's netlink layer, and `podnet status`;
+ * 3. a gVisor (runsc) sandbox in a podnet pod reaching the node with proxy ARP off;
+ * 4. DEL of everything, and what is left (nothing);
+ * 5. a checkpointed gVisor sandbox resumed in a new pod on a second node.
  *
  * @module
  */
 
+import { addrList, linkList, neighList, routeList, Socket } from "../mod.ts";
 import {
-  addrAdd,
-  addrList,
-  linkAddVeth,
-  linkList,
-  linkSet,
-  linkSetAddrGenMode,
-  neighList,
-  neighSet,
-  routeAdd,
-  routeList,
-  Socket,
-  sysctlWrite,
-  withNetns,
-} from "../mod.ts";
+  type Attachment,
+  cniCall,
+  COUNTER,
+  Lab,
+  labNode,
+  leftovers,
+  makeBundle,
+  pingFrom,
+  PODNET,
+  proxyArpOn,
+  resultAddresses,
+  resumeDemo,
+  runsc,
+  track,
+  waitTicks,
+} from "./resume.ts";
 
-const tag = `pndemo-${Deno.pid.toString(36)}`;
-const made: string[] = [];
 const dec = new TextDecoder();
-
-function sh(cmd: string, ...args: string[]): { ok: boolean; out: string } {
-  const o = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
-  return { ok: o.success, out: dec.decode(o.stdout) + dec.decode(o.stderr) };
-}
-
-function netns(name: string): string {
-  const ns = `${tag}-${name}`;
-  const r = sh("ip", "netns", "add", ns);
-  if (!r.ok) throw new Error(`ip netns add ${ns}: ${r.out}`);
-  made.push(ns);
-  return ns;
-}
+const NODE6 = "fd00:99::1";
 
 function step(title: string): void {
   console.log(`\n\x1b[1m== ${title}\x1b[0m`);
 }
 
-function show(label: string, rows: string[]): void {
-  console.log(`  ${label}:`);
-  for (const r of rows) console.log(`    ${r}`);
+function say(line: string): void {
+  console.log(`  ${line}`);
 }
 
-function ping(ns: string, addr: string): void {
-  const r = sh("ip", "netns", "exec", ns, "ping", "-c1", "-W2", addr);
+function sh(cmd: string, args: string[]): { ok: boolean; out: string } {
+  const o = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
+  return { ok: o.success, out: dec.decode(o.stdout) + dec.decode(o.stderr) };
+}
+
+/** One ping from inside `netns` (nsenter, not `ip netns exec`: no /sys remount). */
+function ping(netns: string, label: string, addr: string): void {
+  const t = performance.now();
+  const r = sh("nsenter", [`--net=${netns}`, "ping", "-c1", "-W2", addr]);
   const rtt = r.out.match(/time=([\d.]+ ms)/)?.[1];
-  console.log(`  ping ${addr} from ${ns.slice(tag.length + 1)}: ${r.ok ? `ok (${rtt})` : "FAILED"}`);
-  if (!r.ok) throw new Error(`ping ${addr} from ${ns} failed`);
-}
-
-/** Attaches one pod Calico-style with the netlink layer (the CNI plugin automates this). */
-function attach(nodePath: string, podNs: string, i: number, v4: string, v6: string): void {
-  using node = Socket.open(nodePath);
-  const host = linkAddVeth(node, {
-    name: `pndemo${i}`,
-    peerName: "eth0",
-    peerNetns: `/run/netns/${podNs}`,
-    mac: `ee:ee:ee:00:00:0${i}`,
-  });
-  linkSetAddrGenMode(node, host, "none");
-  linkSet(node, host, { up: true, alias: `demo/pod${i}/eth0` });
-  addrAdd(node, host, "fe80::1/64", { nodad: true });
-  withNetns(nodePath, () => {
-    sysctlWrite(`net/ipv4/conf/${host.name}/forwarding`, 1);
-    sysctlWrite(`net/ipv6/conf/${host.name}/forwarding`, 1);
-  });
-  routeAdd(node, { dst: `${v4}/32`, link: host });
-  routeAdd(node, { dst: `${v6}/128`, link: host });
-
-  using pod = Socket.open(`/run/netns/${podNs}`);
-  withNetns(`/run/netns/${podNs}`, () => sysctlWrite("net/ipv6/conf/eth0/accept_dad", 0));
-  linkSet(pod, "eth0", { up: true });
-  linkSet(pod, "lo", { up: true });
-  addrAdd(pod, "eth0", `${v4}/32`);
-  addrAdd(pod, "eth0", `${v6}/128`, { nodad: true });
-  routeAdd(pod, { dst: "169.254.1.1/32", link: "eth0", scope: "link" });
-  routeAdd(pod, { dst: "0.0.0.0/0", gateway: "169.254.1.1", link: "eth0" });
-  routeAdd(pod, { dst: "::/0", gateway: "fe80::1", link: "eth0" });
-  neighSet(pod, { link: "eth0", ip: "169.254.1.1", mac: host.mac });
-  neighSet(pod, { link: "eth0", ip: "fe80::1", mac: host.mac });
+  say(
+    `ping ${addr.padEnd(16)} from ${label}: ${r.ok ? `ok, rtt ${rtt}` : "FAILED"} (${
+      (performance.now() - t).toFixed(0)
+    } ms incl. ping start)`,
+  );
+  if (!r.ok) throw new Error(`ping ${addr} from ${label} failed`);
 }
 
 async function main(): Promise<void> {
   step("podnet");
-  console.log(`  ${sh(new URL("../bin/podnet", import.meta.url).pathname, "--version").out.trim()}`);
+  say(sh(PODNET, ["--version"]).out.trim());
 
-  step("a throwaway node netns (no uplink) and two pod netns");
-  const node = netns("node");
-  const nodePath = `/run/netns/${node}`;
-  const pods = [netns("pod1"), netns("pod2")];
-  using nodeSock = Socket.open(nodePath);
-  linkSet(nodeSock, "lo", { up: true });
-  // IPv6 forwarding between host ends needs it on for the node netns (the demo's own).
-  withNetns(nodePath, () => sysctlWrite("net/ipv6/conf/all/forwarding", 1));
-
-  step("attach both pods with routed veths through the netlink layer (no `ip` calls)");
-  const t0 = performance.now();
-  attach(nodePath, pods[0]!, 1, "10.244.1.11", "fd00:244:1::11");
-  attach(nodePath, pods[1]!, 2, "10.244.1.12", "fd00:244:1::12");
-  console.log(`  two pods attached in ${(performance.now() - t0).toFixed(1)} ms`);
-
-  step("what the kernel holds now (read back through podnet's netlink layer)");
-  show(
-    "node links",
-    linkList(nodeSock).map((l) =>
-      `${l.index}: ${l.name} ${l.mac} mtu ${l.mtu} ${l.up ? "UP" : "DOWN"}${l.alias ? ` alias ${l.alias}` : ""}`
-    ),
+  await using lab = new Lab();
+  const node = labNode(lab, 0);
+  sh("ip", ["-n", node.netns.slice("/run/netns/".length), "addr", "add", `${NODE6}/128`, "dev", "ifb0"]);
+  const subnets = ["10.244.1.0/24", "fd00:244:1::/64"];
+  const config = node.config(...subnets);
+  step(`a throwaway node netns (uplink stand-in ifb0: ${node.address}, ${NODE6}) and pod netns`);
+  say(
+    `network config: ${JSON.stringify({ ...config, logFile: "…", ipam: { ...config.ipam as object, dataDir: "…" } })}`,
   );
-  show(
-    "node routes",
-    [...routeList(nodeSock, { family: 4 }), ...routeList(nodeSock, { family: 6 })].map((r) =>
-      `${r.dst}${r.gateway ? ` via ${r.gateway}` : ""} dev ${r.ifindex} proto ${r.protocol}`
-    ),
-  );
-  using pod1 = Socket.open(`/run/netns/${pods[0]}`);
-  show("pod1 addresses", addrList(pod1).map((a) => `${a.cidr} ifindex ${a.ifindex}${a.tentative ? " tentative" : ""}`));
-  show(
-    "pod1 routes",
-    [...routeList(pod1, { family: 4 }), ...routeList(pod1, { family: 6 })].map((r) =>
-      `${r.dst}${r.gateway ? ` via ${r.gateway}` : ""} scope ${r.scope}`
-    ),
-  );
-  show("pod1 neighbors", neighList(pod1).map((n) => `${n.ip} lladdr ${n.mac} ${n.state.join(",")}`));
 
-  step("pod to pod, IPv4 and IPv6, right away (no DAD wait, gateway pinned)");
-  ping(pods[0]!, "10.244.1.12");
-  ping(pods[0]!, "fd00:244:1::12");
-  ping(pods[1]!, "10.244.1.11");
-  ping(pods[1]!, "fd00:244:1::11");
-  await Promise.resolve();
+  step("CNI ADD of two pods by the podnet plugin (dual-stack, host-local IPAM)");
+  const pods: Attachment[] = [];
+  const results: unknown[] = [];
+  for (const name of ["pod1", "pod2"]) {
+    const att: Attachment = { containerId: `demo-${name}`, podNetns: lab.netns(name), ifname: "eth0", config };
+    const t = performance.now();
+    const res = await cniCall(node.cni, "ADD", att);
+    const ms = performance.now() - t;
+    pods.push(att);
+    results.push(res);
+    lab.defer(async () => void await cniCall(node.cni, "DEL", att).catch(() => null));
+    const host = res?.interfaces?.find((i) => !i.sandbox);
+    say(
+      `${name}: ${resultAddresses(res).join(", ")} on eth0, host end ${host?.name} ${host?.mac} (ADD ${
+        ms.toFixed(0)
+      } ms)`,
+    );
+  }
+  const [p1, p2] = [pods[0]!, pods[1]!];
+  await cniCall(node.cni, "CHECK", { ...p1, config: { ...config, prevResult: results[0] } });
+  say("CNI CHECK pod1 against its ADD result: ok (links, addresses, routes, pins, sysctls match the kernel)");
+
+  step("pod to pod and pod to node, IPv4 and IPv6, right after ADD (no DAD wait, gateway pinned)");
+  const addrs = (att: Attachment): string[] => {
+    using s = Socket.open(att.podNetns);
+    return addrList(s).filter((a) => a.scope === "universe" && !a.cidr.startsWith("127.") && a.cidr !== "::1/128")
+      .map((a) => a.cidr.slice(0, a.cidr.indexOf("/")));
+  };
+  const [v4b, v6b] = [addrs(p2).find((a) => !a.includes(":"))!, addrs(p2).find((a) => a.includes(":"))!];
+  ping(p1.podNetns, "pod1", v4b);
+  ping(p1.podNetns, "pod1", v6b);
+  ping(p2.podNetns, "pod2", node.address);
+  ping(p2.podNetns, "pod2", NODE6);
+
+  step("what the kernel holds (read back through podnet's netlink layer, no `ip`)");
+  {
+    using n = Socket.open(node.netns);
+    for (const l of linkList(n)) {
+      say(`node link ${l.index}: ${l.name} ${l.mac} ${l.up ? "UP" : "DOWN"}${l.alias ? ` alias ${l.alias}` : ""}`);
+    }
+    for (const r of [...routeList(n, { family: 4 }), ...routeList(n, { family: 6 })]) {
+      if (r.protocol !== "kernel") say(`node route ${r.dst} dev ${r.ifindex}`);
+    }
+    using p = Socket.open(p1.podNetns);
+    for (const r of [...routeList(p, { family: 4 }), ...routeList(p, { family: 6 })]) {
+      if (r.protocol !== "kernel") say(`pod1 route ${r.dst}${r.gateway ? ` via ${r.gateway}` : ""} scope ${r.scope}`);
+    }
+    for (const nb of neighList(p).filter((x) => x.permanent)) say(`pod1 neighbor ${nb.ip} lladdr ${nb.mac} PERMANENT`);
+    for (const a of addrList(p).filter((x) => x.family === 6 && x.scope === "universe")) {
+      say(`pod1 address ${a.cidr}${a.tentative ? " TENTATIVE" : " (not tentative: usable at once)"}`);
+    }
+  }
+  const status = sh("nsenter", [`--net=${node.netns}`, PODNET, "status"]);
+  say(`podnet status (exit ${status.ok ? 0 : 1}):`);
+  for (const l of status.out.trim().split("\n")) say(`  ${l}`);
+
+  step("a gVisor (runsc) sandbox in a podnet pod reaches the node with proxy ARP off");
+  say(`proxy_arp on in the node netns: ${proxyArpOn(node.netns).join(", ") || "nowhere"}`);
+  const p3: Attachment = { containerId: "demo-gvisor", podNetns: lab.netns("pod3"), ifname: "eth0", config };
+  const r3 = await cniCall(node.cni, "ADD", p3);
+  lab.defer(async () => void await cniCall(node.cni, "DEL", p3).catch(() => null));
+  say(`pod3: CNI ADD gave ${resultAddresses(r3).join(", ")}; the gateways are pinned PERMANENT, which runsc copies`);
+  const bundle = `${node.dir}/gvisor-bundle`;
+  makeBundle(bundle, COUNTER, p3.podNetns);
+  track(lab, node.runtime, "demo-gvisor");
+  const log = `${node.dir}/gvisor.log`;
+  const t = performance.now();
+  const run = await runsc(node.runtime, ["run", "--bundle", bundle, "-detach", "demo-gvisor"], { log });
+  if (run.code !== 0) {
+    throw new Error(`runsc run failed: ${run.stderr.trim() || Deno.readTextFileSync(`${log}.stderr`)}`);
+  }
+  await waitTicks(log, 1);
+  say(`runsc run -detach demo-gvisor: ${(performance.now() - t).toFixed(0)} ms`);
+  const dm = await runsc(node.runtime, ["exec", "demo-gvisor", "/bin/busybox", "dmesg"]);
+  say(`inside: ${dm.stdout.split("\n")[0]?.trim()}  (gVisor's kernel)`);
+  for (const dst of [node.address, NODE6]) {
+    const pr = await pingFrom(node.runtime, "demo-gvisor", dst, 2);
+    say(`sandbox ping ${dst}: ${pr.code === 0 ? `ok, ${pr.stdout.match(/time=([\d.]+ ms)/)?.[1]}` : "FAILED"}`);
+    if (pr.code !== 0) throw new Error(`the gVisor sandbox could not reach ${dst}`);
+  }
+  await runsc(node.runtime, ["delete", "-force", "demo-gvisor"]);
+
+  step("CNI DEL of every pod; what is left on the node");
+  for (const att of [p1, p2, p3]) {
+    const td = performance.now();
+    await cniCall(node.cni, "DEL", att);
+    say(`DEL ${att.containerId}: ${(performance.now() - td).toFixed(0)} ms; DEL again: ok (idempotent)`);
+    await cniCall(node.cni, "DEL", att);
+  }
+  const left = await leftovers(node);
+  say(`left: ${left.links.length} host ends, ${left.leases.length} leases, ${left.containers.length} sandboxes`);
+  if (left.links.length + left.leases.length + left.containers.length > 0) throw new Error("something was left behind");
+
+  step("resume: a gVisor sandbox checkpointed on node 1 carries on in a new pod on node 2");
+  await resumeDemo(say);
 }
 
 try {
   await main();
-  console.log("\ndemo finished: all checks passed");
+  console.log("\ndemo finished: every step checked; all namespaces, links and temp dirs removed");
 } catch (e) {
   console.error(`\ndemo failed: ${e instanceof Error ? e.message : e}`);
   Deno.exitCode = 1;
-} finally {
-  for (const ns of made.reverse()) sh("ip", "netns", "del", ns);
-  console.log(`cleaned up ${made.length} namespaces`);
 }
