@@ -24,6 +24,7 @@ export const libnl = Deno.dlopen(
     nl_cb_alloc: { parameters: ["i32"], result: P },
     nl_cb_put: { parameters: [P], result: "void" },
     nl_cb_err: { parameters: [P, "i32", "function", P], result: "i32" },
+    nl_cb_set: { parameters: [P, "i32", "i32", "function", P], result: "i32" },
 
     nl_socket_alloc: { parameters: [], result: P },
     nl_socket_alloc_cb: { parameters: [P], result: P },
@@ -168,6 +169,9 @@ export const NLM_F_APPEND = 0x800;
 export const NL_CB_DEFAULT = 0;
 export const NL_CB_CUSTOM = 3;
 export const NL_STOP = 2;
+export const NL_OK = 0;
+/** `enum nl_cb_type` member for a message flagged NLM_F_DUMP_INTR. */
+export const NL_CB_DUMP_INTR = 10;
 export const IFF_UP = 0x1;
 export const IFA_F_NODAD = 0x02;
 export const IFA_F_TENTATIVE = 0x40;

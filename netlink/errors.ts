@@ -7,6 +7,7 @@
 
 import {
   libnl,
+  NL_OK,
   NL_STOP,
   NLE_AGAIN,
   NLE_BUSY,
@@ -82,6 +83,34 @@ export const errorCallback: Deno.UnsafeCallback<{
   },
 );
 
+/**
+ * Whether a message of the current dump carried NLM_F_DUMP_INTR. Without a
+ * callback for it, libnl's nl_cache_refill restarts the dump itself without
+ * clearing the cache, so every object of the first pass appears twice (seen
+ * on libnl 3.7 under address churn); with this callback libnl keeps going
+ * and `dump()` throws the half-stale cache away and retries.
+ */
+let dumpInterrupted = false;
+
+/** NL_CB_DUMP_INTR callback installed on every podnet socket (see `Socket`). */
+export const dumpIntrCallback: Deno.UnsafeCallback<{
+  readonly parameters: readonly ["pointer", "pointer"];
+  readonly result: "i32";
+}> = new Deno.UnsafeCallback(
+  { parameters: ["pointer", "pointer"], result: "i32" } as const,
+  () => {
+    dumpInterrupted = true;
+    return NL_OK;
+  },
+);
+
+/** Returns whether the dump since the last call was interrupted, and forgets it. */
+export function takeDumpInterrupted(): boolean {
+  const v = dumpInterrupted;
+  dumpInterrupted = false;
+  return v;
+}
+
 /** Forget the recorded kernel errno before a new request. */
 export function resetKernelErrno(): void {
   lastKernelErrno = 0;
@@ -107,12 +136,17 @@ export function libcError(action: string, errno: number): NetlinkError {
   return new NetlinkError(action, 0, errno, `${strerror(errno)} (errno ${errno})`);
 }
 
+/** Attempts of `retryTransient` for a request (a dump is a read and gets more: `DUMP_ATTEMPTS`). */
+export const RETRY_ATTEMPTS = 5;
+/** Attempts of a dump: the kernel interrupts a large dump whenever its table changes meanwhile. */
+export const DUMP_ATTEMPTS = 10;
+
 /**
  * Runs `fn`, retrying a bounded number of times while it fails transiently
  * (interrupted dump, EBUSY, EAGAIN). The kernel interrupts a dump when the
  * table changes under it; a fresh dump is the documented remedy.
  */
-export function retryTransient<T>(fn: () => T, attempts = 5): T {
+export function retryTransient<T>(fn: () => T, attempts: number = RETRY_ATTEMPTS): T {
   for (let i = 1;; i++) {
     try {
       return fn();

@@ -5,9 +5,9 @@
  * @module
  */
 
-import { libnl } from "../ffi/libnl.ts";
+import { libnl, NLE_DUMP_INTR } from "../ffi/libnl.ts";
 import { AF_INET, AF_INET6 } from "../ffi/libc.ts";
-import { check, NetlinkError, resetKernelErrno, retryTransient } from "./errors.ts";
+import { check, DUMP_ATTEMPTS, NetlinkError, resetKernelErrno, retryTransient, takeDumpInterrupted } from "./errors.ts";
 import { type Cidr, type Family, formatIp, formatMac, type IpBytes, parseCidr, parseIp, parseMac } from "./ip.ts";
 import type { Socket } from "./socket.ts";
 
@@ -117,11 +117,13 @@ export function dump<T>(
   return retryTransient(() => {
     const slot = outSlot();
     resetKernelErrno();
+    takeDumpInterrupted();
     check(alloc(sock.ptr, slot), action);
     const cache = fromSlot(slot);
     if (cache === null) return [];
     const s = libnl.symbols;
     try {
+      if (takeDumpInterrupted()) throw new NetlinkError(action, NLE_DUMP_INTR, 0, "dump interrupted (NLE 33)");
       const out: T[] = [];
       for (let o = s.nl_cache_get_first(cache); o !== null; o = s.nl_cache_get_next(o)) {
         const v = map(o);
@@ -131,7 +133,7 @@ export function dump<T>(
     } finally {
       s.nl_cache_free(cache);
     }
-  });
+  }, DUMP_ATTEMPTS);
 }
 
 /** Runs a mutating libnl request and checks its result. */

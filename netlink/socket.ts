@@ -6,8 +6,8 @@
  * @module
  */
 
-import { libnl, NETLINK_ROUTE, NL_CB_CUSTOM, NL_CB_DEFAULT } from "../ffi/libnl.ts";
-import { check, errorCallback, NetlinkError } from "./errors.ts";
+import { libnl, NETLINK_ROUTE, NL_CB_CUSTOM, NL_CB_DEFAULT, NL_CB_DUMP_INTR } from "../ffi/libnl.ts";
+import { check, dumpIntrCallback, errorCallback, NetlinkError } from "./errors.ts";
 import { withNetns } from "./netns.ts";
 
 /** An rtnetlink socket. Close it (or declare it with `using`). */
@@ -38,6 +38,7 @@ export class Socket {
     if (cb === null) throw new NetlinkError("socket alloc", 5, 12, "out of memory");
     try {
       check(s.nl_cb_err(cb, NL_CB_CUSTOM, errorCallback.pointer, null), "socket error callback");
+      check(s.nl_cb_set(cb, NL_CB_DUMP_INTR, NL_CB_CUSTOM, dumpIntrCallback.pointer, null), "socket dump callback");
       const sk = s.nl_socket_alloc_cb(cb);
       if (sk === null) throw new NetlinkError("socket alloc", 5, 12, "out of memory");
       try {
