@@ -45,7 +45,7 @@ Deno.test(`a failure injected after each of the ${ADD_STEPS.length} ADD steps re
 function fakeIpam(dir: string, name: string, add: string): string {
   return script(
     `${dir}/${name}`,
-    `cat >/dev/null
+    `/bin/cat >/dev/null
 case "$CNI_COMMAND" in
 VERSION) echo '{"cniVersion":"1.0.0","supportedVersions":["0.3.0","0.3.1","0.4.0","1.0.0"]}' ;;
 ADD) ${add} ;;
