@@ -7,7 +7,7 @@
  * @module
  */
 
-import { ensurePrivateDir, removeIfExists } from "../core/fsutil.ts";
+import { ensurePrivateDir, removeWithTemps } from "../core/fsutil.ts";
 import { SCHEMA, type Snapshot, type SnapshotRoute, writeSnapshot } from "../core/snapshot.ts";
 import { GW4, GW6 } from "./context.ts";
 import type { ResultRoute } from "./result.ts";
@@ -64,5 +64,5 @@ export function writePodSnapshot(dir: string, containerId: string, p: PodEnd): s
 
 /** Removes an attachment's snapshot; a missing one is fine. */
 export function removePodSnapshot(dir: string, containerId: string, ifname: string): void {
-  removeIfExists(capturePath(dir, containerId, ifname));
+  removeWithTemps(capturePath(dir, containerId, ifname));
 }

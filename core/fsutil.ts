@@ -34,6 +34,27 @@ export function ensurePrivateDir(dir: string): void {
   Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
 }
 
+/**
+ * Removes `path` and the temp files `writeFileAtomic` leaves beside it when
+ * the writing process is killed between creating and renaming one (what a
+ * SIGKILLed CNI ADD leaves in its captureDir); missing files are not errors.
+ */
+export function removeWithTemps(path: string): void {
+  removeIfExists(path);
+  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+  const prefix = `.${path.slice(path.lastIndexOf("/") + 1)}.`;
+  let names: string[];
+  try {
+    names = [...Deno.readDirSync(dir)].map((e) => e.name);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw e;
+  }
+  for (const n of names) {
+    if (n.startsWith(prefix) && /^\d+\.[0-9a-f]{8}\.tmp$/.test(n.slice(prefix.length))) removeIfExists(`${dir}/${n}`);
+  }
+}
+
 /** Removes a file; a missing file is not an error. */
 export function removeIfExists(path: string): void {
   try {
