@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { ipJson, run, type World } from "./harness.ts";
-import { type CallEnv, cni, CNI_BIN, type CniRun, leases, type Node } from "./cni_helpers.ts";
+import { type CallEnv, cni, CNI_BIN, type CniRun, type ConfOpts, leases, netConf, type Node } from "./cni_helpers.ts";
 
 /** Whether the long variants run (PODNET_LONG=1). */
 export const LONG = Deno.env.get("PODNET_LONG") === "1";
@@ -120,6 +120,25 @@ export function firewall(ns: string): string {
   return parts.join("\n");
 }
 
+/** The captureDir the suite's configs use (beside the node's state dir). */
+export function captureDirOf(node: Node): string {
+  return node.stateDir.replace(/\/state$/, "/capture");
+}
+
+/** `netConf` with a captureDir, so capture files are part of every leak check. */
+export function relConf(node: Node, o: ConfOpts = {}): Record<string, unknown> {
+  return netConf(node, { ...o, extra: { captureDir: captureDirOf(node), ...o.extra } });
+}
+
+function filesIn(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+}
+
 /** Everything of a node netns a pod attachment could leave behind. */
 export interface NodeState {
   links: string[];
@@ -128,6 +147,7 @@ export interface NodeState {
   addrs: string[];
   sysctls: Map<string, string>;
   leaseFiles: string[];
+  captureFiles: string[];
   firewall: string;
 }
 
@@ -148,6 +168,7 @@ export function nodeState(node: Node): NodeState {
       .sort(),
     sysctls: netSysctls(node.ns),
     leaseFiles: leases(node.dataDir),
+    captureFiles: filesIn(captureDirOf(node)),
     firewall: firewall(node.ns),
   };
 }
@@ -172,6 +193,7 @@ export async function assertNoLeak(
   assert.deepEqual(now.addrs, before.addrs, `${what}: addresses differ`);
   assert.deepEqual(sysctlDiff(before.sysctls, now.sysctls), [], `${what}: sysctls differ`);
   assert.deepEqual(now.leaseFiles, [], `${what}: leases left`);
+  assert.deepEqual(now.captureFiles, [], `${what}: capture files left`);
   assert.equal(now.firewall, before.firewall, `${what}: firewall changed`);
   for (const pod of o.pods ?? []) {
     // deno-lint-ignore no-explicit-any

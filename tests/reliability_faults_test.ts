@@ -11,8 +11,8 @@
 import assert from "node:assert/strict";
 import { world } from "./harness.ts";
 import { ADD_STEPS } from "../cni/seams.ts";
-import { assertCniError, cni, makeNode, netConf, PODNET } from "./cni_helpers.ts";
-import { assertNoLeak, nodeState, pluginDir, pool, script, seamEnv } from "./rel_helpers.ts";
+import { assertCniError, cni, makeNode, PODNET } from "./cni_helpers.ts";
+import { assertNoLeak, nodeState, pluginDir, pool, relConf, script, seamEnv } from "./rel_helpers.ts";
 
 const VARIANTS = [
   { label: "dual-stack static-neighbor", opts: {} },
@@ -32,7 +32,7 @@ Deno.test(`a failure injected after each of the ${ADD_STEPS.length} ADD steps re
       containerId: `fail-${i}`,
       netns: w.path(pods[i]!),
       env: seamEnv({ PODNET_TEST_FAIL_AT: c.step }),
-    }, netConf(node, c.opts));
+    }, relConf(node, c.opts));
     return { c, r };
   });
   for (const { c, r } of runs) {
@@ -76,7 +76,7 @@ Deno.test("a failing, garbled or empty IPAM answer fails ADD with the right code
     const r = await cni(
       node,
       { command: "ADD", containerId: `ipam-${i}`, netns: w.path(pods[i]!), path: bin },
-      netConf(node, { ipam: { type } }),
+      relConf(node, { ipam: { type } }),
     );
     assertCniError(r, code, msg);
   }));
@@ -88,7 +88,7 @@ Deno.test("an ADD whose result cannot be written (stdout on /dev/full) fails and
   const node = makeNode(w);
   const before = nodeState(node);
   const pod = w.netns("pod");
-  const conf = JSON.stringify(netConf(node));
+  const conf = JSON.stringify(relConf(node));
   const cmd = `exec /usr/bin/nsenter --net=${node.path} ${PODNET} >/dev/full`;
   const out = await new Deno.Command("sh", {
     args: ["-c", cmd],

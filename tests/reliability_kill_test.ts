@@ -12,8 +12,19 @@ import assert from "node:assert/strict";
 import { runAsync, world } from "./harness.ts";
 import { ADD_STEPS } from "../cni/seams.ts";
 import { hostEnd } from "../cni/names.ts";
-import { cni, CNI_BIN, leases, makeNode, netConf, type Node, PODNET } from "./cni_helpers.ts";
-import { assertNoLeak, linkIn, LONG, mustAdd, mustDel, nodeState, prng, seamEnv, seedFor } from "./rel_helpers.ts";
+import { cni, CNI_BIN, leases, makeNode, type Node, PODNET } from "./cni_helpers.ts";
+import {
+  assertNoLeak,
+  linkIn,
+  LONG,
+  mustAdd,
+  mustDel,
+  nodeState,
+  prng,
+  relConf,
+  seamEnv,
+  seedFor,
+} from "./rel_helpers.ts";
 
 /** Starts an ADD the way a runtime does and SIGKILLs it after `delayMs`; resolves with its exit status. */
 async function addKilledAfter(
@@ -58,7 +69,7 @@ Deno.test("an ADD killed right after each step is cleaned up by DEL, and the nex
   await using w = world();
   const node = makeNode(w);
   const before = nodeState(node);
-  const conf = netConf(node);
+  const conf = relConf(node);
   const pods = ADD_STEPS.map((_, i) => w.netns(`k${i}`));
   await Promise.all(ADD_STEPS.map(async (step, i) => {
     const e = { containerId: `kill-${step}`, netns: w.path(pods[i]!) };
@@ -79,24 +90,36 @@ Deno.test(`${KILLS} ADDs SIGKILLed at a random moment: DEL exits 0 and removes e
   await using w = world();
   const node = makeNode(w);
   const before = nodeState(node);
-  const conf = netConf(node);
-  // How long a whole ADD takes here, so the kill moments spread over all of it (start-up included).
-  // The second one: the first also asks host-local for its VERSION (cached afterwards).
+  const conf = relConf(node);
+  // How long a whole ADD takes here and when its mutations happen (the debug log's step times,
+  // counted back from the end), so that half of the kills land anywhere in the ADD (start-up
+  // included) and half in the last part, where the veth, routes and lease are being made. The
+  // second probe counts: the first also asks host-local for its VERSION (cached afterwards).
   const probe = w.netns("probe");
+  const debugConf = { ...conf, logLevel: "debug" };
   let addMs = 0;
   for (let i = 0; i < 2; i++) {
     const t0 = performance.now();
-    await mustAdd(node, { command: "ADD", containerId: "probe", netns: w.path(probe) }, conf);
+    await mustAdd(node, { command: "ADD", containerId: "probe", netns: w.path(probe) }, debugConf);
     addMs = performance.now() - t0;
     await mustDel(node, { command: "DEL", containerId: "probe", netns: w.path(probe) }, conf);
   }
+  const steps = new Map<string, number>();
+  for (const line of Deno.readTextFileSync(node.logFile).split("\n")) {
+    if (!line.includes('"add step done"')) continue;
+    const j = JSON.parse(line) as { step: string; atMs: number };
+    steps.set(j.step, j.atMs);
+  }
+  const busyMs = (steps.get("result") ?? 0) - (steps.get("veth") ?? 0) + 40; // + IPAM start and exit
+  const delayFor = (i: number): number =>
+    Math.round(i % 2 === 0 ? rand() * addMs * 1.05 : addMs - busyMs + rand() * (busyMs + 10));
 
   const seen = { nothingYet: 0, leaseLeft: 0, vethLeft: 0, finished: 0 };
   const pod = w.netns("pod");
   for (let i = 0; i < KILLS; i++) {
     const id = `rk${i}`;
     const e = { containerId: id, netns: w.path(pod) };
-    const delay = Math.round(rand() * addMs * 1.1);
+    const delay = delayFor(i);
     const st = await addKilledAfter(node, id, pod, conf, delay);
     const host = (await hostEnd("pn", id, "eth0")).name;
     if (st.code === 0) seen.finished++;
@@ -111,7 +134,9 @@ Deno.test(`${KILLS} ADDs SIGKILLed at a random moment: DEL exits 0 and removes e
     await mustAdd(node, { ...e, command: "ADD" }, conf);
     await mustDel(node, { ...e, command: "DEL" }, conf);
   }
-  console.log(`ADD takes ${addMs.toFixed(0)} ms; ${KILLS} kills: ${JSON.stringify(seen)}`);
+  console.log(
+    `ADD takes ${addMs.toFixed(0)} ms (mutating ~${busyMs.toFixed(0)}); ${KILLS} kills: ${JSON.stringify(seen)}`,
+  );
   await assertNoLeak(node, before, "after all kills", { pods: [pod, probe] });
   // The kill moments must have hit ADDs in flight, not only before start or after the end.
   assert.ok(seen.vethLeft + seen.leaseLeft > 0, `no kill landed mid-ADD: ${JSON.stringify(seen)}`);
@@ -122,7 +147,7 @@ Deno.test("DEL of an ADD killed before it wrote anything exits 0 (nothing to cle
   const node = makeNode(w);
   const before = nodeState(node);
   const pod = w.netns("pod");
-  const conf = netConf(node);
+  const conf = relConf(node);
   const st = await addKilledAfter(node, "early", pod, conf, 0);
   assert.notEqual(st.code, 0);
   const r = await runAsync("/usr/bin/nsenter", [`--net=${node.path}`, PODNET], {

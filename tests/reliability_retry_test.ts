@@ -16,7 +16,7 @@ import { addrList, NetlinkError, Socket } from "../netlink/mod.ts";
 import { dump, request } from "../netlink/object.ts";
 import { toCniError } from "../cni/errors.ts";
 import { assertCniError, cni, makeNode, netConf } from "./cni_helpers.ts";
-import { assertNoLeak, nodeState, pluginDir, processesIn, script } from "./rel_helpers.ts";
+import { assertNoLeak, nodeState, pluginDir, processesIn, relConf, script } from "./rel_helpers.ts";
 
 Deno.test("an interrupted dump is retried and a busy kernel answer is retried at most 5 times (fake libnl calls)", () => {
   using sock = Socket.open(); // only its pointer is passed to the fakes; nothing is sent
@@ -134,7 +134,7 @@ Deno.test("an IPAM plugin that is missing, exhausted or hanging fails ADD clearl
   const pods = cases.map((_, i) => w.netns(`h${i}`));
   // The exhausted range: its one address is taken by another pod first.
   const holder = w.netns("holder");
-  const exhausted = netConf(node, { ipam: cases[4]!.ipam! });
+  const exhausted = relConf(node, { ipam: cases[4]!.ipam! });
   const held = await cni(node, { command: "ADD", containerId: "holder", netns: w.path(holder), path: bin }, exhausted);
   assert.equal(held.code, 0, held.stdout);
   await Promise.all(cases.map(async (c, i) => {
@@ -145,7 +145,7 @@ Deno.test("an IPAM plugin that is missing, exhausted or hanging fails ADD clearl
       netns: w.path(pods[i]!),
       path: bin,
       env: { PODNET_IPAM_TIMEOUT_MS: String(timeoutMs) },
-    }, netConf(node, { ipam: c.ipam ?? { type: c.type } }));
+    }, relConf(node, { ipam: c.ipam ?? { type: c.type } }));
     const ms = performance.now() - t0;
     assertCniError(r, c.code, c.msg);
     // ADD's own wait plus the rollback's IPAM DEL (which may hang as well), plus start-up.
@@ -160,7 +160,7 @@ Deno.test("an IPAM plugin that is missing, exhausted or hanging fails ADD clearl
     netns: w.path(pods[2]!),
     path: bin,
     env: { PODNET_IPAM_TIMEOUT_MS: String(timeoutMs) },
-  }, netConf(node, { ipam: { type: "ipam-hang-all" } }));
+  }, relConf(node, { ipam: { type: "ipam-hang-all" } }));
   assertCniError(del, 11, /did not finish within/);
   assert.equal(
     (await cni(node, { command: "DEL", containerId: "holder", netns: w.path(holder), path: bin }, exhausted))
