@@ -81,6 +81,17 @@ export function versionAtLeast(a: string, b: string): boolean {
   return (versionNumber(a) ?? -1) >= (versionNumber(b) ?? Infinity);
 }
 
+/**
+ * A rejected value as an error message shows it: short (a 1 MiB field must not
+ * become a 1 MiB message) and never a nested part of the config, which may hold
+ * secrets (DESIGN.md: the raw config is never echoed).
+ */
+function shown(v: unknown): string {
+  if (typeof v === "object" && v !== null) return Array.isArray(v) ? "a list" : "an object";
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 64 ? `${s.slice(0, 60)}…` : s;
+}
+
 function envError(msg: string): CniError {
   return new CniError(ERR.invalidEnv, msg);
 }
@@ -90,7 +101,7 @@ export function parseEnv(get: (k: string) => string | undefined): CniEnv {
   const raw = get("CNI_COMMAND") ?? "";
   const command = raw as Command;
   if (!COMMANDS.includes(command)) {
-    throw envError(`CNI_COMMAND ${JSON.stringify(raw)} is not one of ${COMMANDS.join(", ")}`);
+    throw envError(`CNI_COMMAND ${shown(raw)} is not one of ${COMMANDS.join(", ")}`);
   }
   const containerId = get("CNI_CONTAINERID") ?? "";
   const netns = get("CNI_NETNS") ?? "";
@@ -100,13 +111,13 @@ export function parseEnv(get: (k: string) => string | undefined): CniEnv {
   if (perContainer) {
     if (containerId === "") throw envError("CNI_CONTAINERID is required");
     if (!ID_RE.test(containerId)) {
-      throw envError(`CNI_CONTAINERID ${JSON.stringify(containerId)} must match ${ID_RE.source}`);
+      throw envError(`CNI_CONTAINERID ${shown(containerId)} must match ${ID_RE.source}`);
     }
     if (ifname === "") throw envError("CNI_IFNAME is required");
     if (!validIfname(ifname)) {
       throw envError(
         `CNI_IFNAME ${
-          JSON.stringify(ifname)
+          shown(ifname)
         } is not a valid interface name (1-15 bytes, no "/", ":" or whitespace, not "." or "..")`,
       );
     }
@@ -114,7 +125,7 @@ export function parseEnv(get: (k: string) => string | undefined): CniEnv {
   if ((command === "ADD" || command === "CHECK") && netns === "") throw envError("CNI_NETNS is required");
   // VERSION/GC/STATUS ignore CNI_NETNS (libcni sends "dummy" with VERSION), so only per-container commands check it.
   if (perContainer && netns !== "" && !netns.startsWith("/")) {
-    throw envError(`CNI_NETNS ${JSON.stringify(netns)} must be an absolute path`);
+    throw envError(`CNI_NETNS ${shown(netns)} must be an absolute path`);
   }
   if (command !== "VERSION" && path.length === 0) throw envError("CNI_PATH is required (to find the IPAM plugin)");
   return { command, containerId, netns, ifname, args: get("CNI_ARGS") ?? "", path };
@@ -191,7 +202,7 @@ export function parseConfig(raw: Record<string, unknown>, command: Command): Net
   if (!CNI_VERSIONS.includes(cniVersion)) {
     throw new CniError(
       ERR.incompatibleVersion,
-      `incompatible CNI version ${JSON.stringify(cniVersion)}`,
+      `incompatible CNI version ${shown(cniVersion)}`,
       `podnet supports ${CNI_VERSIONS.join(", ")}`,
     );
   }
@@ -201,7 +212,7 @@ export function parseConfig(raw: Record<string, unknown>, command: Command): Net
   let mtu: number | null = null;
   if (raw.mtu !== undefined && raw.mtu !== null) {
     if (!Number.isInteger(raw.mtu) || (raw.mtu as number) < 68 || (raw.mtu as number) > 65535) {
-      throw configError(`mtu must be a whole number from 68 to 65535, got ${JSON.stringify(raw.mtu)}`);
+      throw configError(`mtu must be a whole number from 68 to 65535, got ${shown(raw.mtu)}`);
     }
     mtu = raw.mtu as number;
   }
@@ -209,13 +220,13 @@ export function parseConfig(raw: Record<string, unknown>, command: Command): Net
   if (gm !== "static-neighbor" && gm !== "proxy-arp") {
     throw new CniError(
       ERR.unsupportedField,
-      `unsupported field gatewayMode=${JSON.stringify(gm)}`,
+      `unsupported field gatewayMode=${shown(gm)}`,
       `gatewayMode must be "static-neighbor" or "proxy-arp"`,
     );
   }
   const prefix = optString(raw, "hostInterfacePrefix") ?? "pn";
   if (!/^[a-zA-Z0-9_-]{1,7}$/.test(prefix)) {
-    throw configError(`hostInterfacePrefix must be 1-7 characters of [a-zA-Z0-9_-], got ${JSON.stringify(prefix)}`);
+    throw configError(`hostInterfacePrefix must be 1-7 characters of [a-zA-Z0-9_-], got ${shown(prefix)}`);
   }
   const logFile = optString(raw, "logFile");
   if (logFile !== null && !logFile.startsWith("/")) throw configError("logFile must be an absolute path");
