@@ -148,7 +148,7 @@ export class Ipam {
     const done = running.done.then((ran) => {
       if (ran.timedOut) throw timeoutError(this.type, command, this.#timeoutMs);
       if (ran.code === 0) return ran.stdout;
-      throw pluginError(this.type, command, ran);
+      throw pluginError(this.type, command, ran, stdin);
     });
     done.catch(() => {}); // handled by whoever awaits `done`; never an unhandled rejection meanwhile
     return { done };
@@ -252,7 +252,28 @@ function cniEnvVars(env: CniEnv): Record<string, string> {
   };
 }
 
-function pluginError(type: string, command: string, ran: Ran): CniError {
+/**
+ * `text` with every string value of the config sent to the plugin (8+ chars,
+ * raw and JSON-escaped) cut out: a plugin that prints its input on failure
+ * must not carry the config's secrets into podnet's error or log (DESIGN.md).
+ */
+function redact(text: string, config: string): string {
+  const values = new Set<string>();
+  const walk = (v: unknown): void => {
+    if (typeof v === "string") {
+      if (v.length >= 8) values.add(v).add(JSON.stringify(v).slice(1, -1));
+    } else if (typeof v === "object" && v !== null) {
+      for (const x of Object.values(v)) walk(x);
+    }
+  };
+  walk(JSON.parse(config));
+  let out = text;
+  for (const v of [...values].sort((a, b) => b.length - a.length)) out = out.replaceAll(v, "…");
+  return out;
+}
+
+function pluginError(type: string, command: string, ran: Ran, config: string): CniError {
+  ran = { ...ran, stdout: redact(ran.stdout, config), stderr: redact(ran.stderr, config) };
   try {
     const e = JSON.parse(ran.stdout) as { code?: unknown; msg?: unknown; details?: unknown };
     if (typeof e.code === "number" && typeof e.msg === "string") {
