@@ -8,17 +8,32 @@
  * @module
  */
 
+import { lazyDlopen } from "./open.ts";
+
 const P = "pointer" as const;
 const B = "buffer" as const;
+const LIBNL = "libnl-3.so.200";
+const LIBNL_ROUTE = "libnl-route-3.so.200";
 
-export const libnl = Deno.dlopen(
-  "libnl-3.so.200",
+// Each table is opened on first use (ffi/open.ts: every symbol costs a compiled trampoline), and
+// the tables are cut so that a CNI ADD, which only builds and sends objects, never opens the
+// dump-and-read halves, a DEL opens little more than the link table, and VERSION opens nothing.
+
+/** libnl's exported version statics. */
+export const libnlInfo = lazyDlopen(
+  LIBNL,
   {
     nl_ver_num: { type: "i32" },
     nl_ver_maj: { type: "i32" },
     nl_ver_min: { type: "i32" },
     nl_ver_mic: { type: "i32" },
+  } as const satisfies Deno.ForeignLibraryInterface,
+);
 
+/** libnl core: errors, callbacks, sockets, nl_addr. */
+export const libnl = lazyDlopen(
+  LIBNL,
+  {
     nl_geterror: { parameters: ["i32"], result: P },
 
     nl_cb_alloc: { parameters: ["i32"], result: P },
@@ -33,11 +48,6 @@ export const libnl = Deno.dlopen(
     nl_connect: { parameters: [P, "i32"], result: "i32" },
     nl_close: { parameters: [P], result: "void" },
 
-    nl_cache_free: { parameters: [P], result: "void" },
-    nl_cache_nitems: { parameters: [P], result: "i32" },
-    nl_cache_get_first: { parameters: [P], result: P },
-    nl_cache_get_next: { parameters: [P], result: P },
-
     nl_addr_build: { parameters: ["i32", B, "usize"], result: P },
     nl_addr_put: { parameters: [P], result: "void" },
     nl_addr_set_prefixlen: { parameters: [P, "i32"], result: "void" },
@@ -48,10 +58,21 @@ export const libnl = Deno.dlopen(
   } as const satisfies Deno.ForeignLibraryInterface,
 );
 
-export const libnlRoute = Deno.dlopen(
-  "libnl-route-3.so.200",
+/** libnl caches: what every dump (list) walks. */
+export const libnlCache = lazyDlopen(
+  LIBNL,
   {
-    // links
+    nl_cache_free: { parameters: [P], result: "void" },
+    nl_cache_nitems: { parameters: [P], result: "i32" },
+    nl_cache_get_first: { parameters: [P], result: P },
+    nl_cache_get_next: { parameters: [P], result: P },
+  } as const satisfies Deno.ForeignLibraryInterface,
+);
+
+/** rtnl links: lookup, dump, create, change, delete. */
+export const rtnlLink = lazyDlopen(
+  LIBNL_ROUTE,
+  {
     rtnl_link_alloc: { parameters: [], result: P },
     rtnl_link_put: { parameters: [P], result: "void" },
     rtnl_link_alloc_cache: { parameters: [P, "i32", B], result: "i32" },
@@ -83,79 +104,115 @@ export const libnlRoute = Deno.dlopen(
     rtnl_link_veth_release: { parameters: [P], result: "void" },
     rtnl_link_inet6_set_addr_gen_mode: { parameters: [P, "u8"], result: "i32" },
     rtnl_link_inet6_get_addr_gen_mode: { parameters: [P, B], result: "i32" },
+  } as const satisfies Deno.ForeignLibraryInterface,
+);
 
-    // addresses
+/** rtnl addresses: build, add, delete. */
+export const rtnlAddr = lazyDlopen(
+  LIBNL_ROUTE,
+  {
     rtnl_addr_alloc: { parameters: [], result: P },
     rtnl_addr_put: { parameters: [P], result: "void" },
-    rtnl_addr_alloc_cache: { parameters: [P, B], result: "i32" },
     rtnl_addr_add: { parameters: [P, P, "i32"], result: "i32" },
     rtnl_addr_delete: { parameters: [P, P, "i32"], result: "i32" },
     rtnl_addr_set_ifindex: { parameters: [P, "i32"], result: "void" },
-    rtnl_addr_get_ifindex: { parameters: [P], result: "i32" },
     rtnl_addr_set_local: { parameters: [P, P], result: "i32" },
-    rtnl_addr_get_local: { parameters: [P], result: P },
     rtnl_addr_set_prefixlen: { parameters: [P, "i32"], result: "void" },
-    rtnl_addr_get_prefixlen: { parameters: [P], result: "i32" },
     rtnl_addr_set_family: { parameters: [P, "i32"], result: "void" },
-    rtnl_addr_get_family: { parameters: [P], result: "i32" },
     rtnl_addr_set_flags: { parameters: [P, "u32"], result: "void" },
-    rtnl_addr_get_flags: { parameters: [P], result: "u32" },
     rtnl_addr_set_scope: { parameters: [P, "i32"], result: "void" },
-    rtnl_addr_get_scope: { parameters: [P], result: "i32" },
+  } as const satisfies Deno.ForeignLibraryInterface,
+);
 
-    // routes
+/** rtnl addresses: dump and read. */
+export const rtnlAddrRead = lazyDlopen(
+  LIBNL_ROUTE,
+  {
+    rtnl_addr_alloc_cache: { parameters: [P, B], result: "i32" },
+    rtnl_addr_get_ifindex: { parameters: [P], result: "i32" },
+    rtnl_addr_get_local: { parameters: [P], result: P },
+    rtnl_addr_get_prefixlen: { parameters: [P], result: "i32" },
+    rtnl_addr_get_family: { parameters: [P], result: "i32" },
+    rtnl_addr_get_flags: { parameters: [P], result: "u32" },
+    rtnl_addr_get_scope: { parameters: [P], result: "i32" },
+  } as const satisfies Deno.ForeignLibraryInterface,
+);
+
+/** rtnl routes and nexthops: build, add, delete. */
+export const rtnlRoute = lazyDlopen(
+  LIBNL_ROUTE,
+  {
     rtnl_route_alloc: { parameters: [], result: P },
     rtnl_route_put: { parameters: [P], result: "void" },
-    rtnl_route_alloc_cache: { parameters: [P, "i32", "i32", B], result: "i32" },
     rtnl_route_add: { parameters: [P, P, "i32"], result: "i32" },
     rtnl_route_delete: { parameters: [P, P, "i32"], result: "i32" },
     rtnl_route_set_table: { parameters: [P, "u32"], result: "void" },
-    rtnl_route_get_table: { parameters: [P], result: "u32" },
     rtnl_route_set_scope: { parameters: [P, "u8"], result: "void" },
-    rtnl_route_get_scope: { parameters: [P], result: "u8" },
     rtnl_route_set_protocol: { parameters: [P, "u8"], result: "void" },
-    rtnl_route_get_protocol: { parameters: [P], result: "u8" },
     rtnl_route_set_type: { parameters: [P, "u8"], result: "i32" },
-    rtnl_route_get_type: { parameters: [P], result: "u8" },
     rtnl_route_set_family: { parameters: [P, "u8"], result: "i32" },
-    rtnl_route_get_family: { parameters: [P], result: "i32" },
     rtnl_route_set_priority: { parameters: [P, "u32"], result: "void" },
-    rtnl_route_get_priority: { parameters: [P], result: "u32" },
     rtnl_route_set_dst: { parameters: [P, P], result: "i32" },
-    rtnl_route_get_dst: { parameters: [P], result: P },
     rtnl_route_set_pref_src: { parameters: [P, P], result: "i32" },
-    rtnl_route_get_pref_src: { parameters: [P], result: P },
-    rtnl_route_get_nnexthops: { parameters: [P], result: "i32" },
-    rtnl_route_nexthop_n: { parameters: [P, "i32"], result: P },
     rtnl_route_add_nexthop: { parameters: [P, P], result: "void" },
     rtnl_route_nh_alloc: { parameters: [], result: P },
     rtnl_route_nh_free: { parameters: [P], result: "void" },
     rtnl_route_nh_set_ifindex: { parameters: [P, "i32"], result: "void" },
-    rtnl_route_nh_get_ifindex: { parameters: [P], result: "i32" },
     rtnl_route_nh_set_gateway: { parameters: [P, P], result: "void" },
-    rtnl_route_nh_get_gateway: { parameters: [P], result: P },
     rtnl_route_nh_set_flags: { parameters: [P, "u32"], result: "void" },
-    rtnl_route_nh_get_flags: { parameters: [P], result: "u32" },
     rtnl_route_nh_set_weight: { parameters: [P, "u8"], result: "void" },
-    rtnl_route_nh_get_weight: { parameters: [P], result: "u8" },
+  } as const satisfies Deno.ForeignLibraryInterface,
+);
 
-    // neighbors
+/** rtnl routes and nexthops: dump and read. */
+export const rtnlRouteRead = lazyDlopen(
+  LIBNL_ROUTE,
+  {
+    rtnl_route_alloc_cache: { parameters: [P, "i32", "i32", B], result: "i32" },
+    rtnl_route_get_table: { parameters: [P], result: "u32" },
+    rtnl_route_get_scope: { parameters: [P], result: "u8" },
+    rtnl_route_get_protocol: { parameters: [P], result: "u8" },
+    rtnl_route_get_type: { parameters: [P], result: "u8" },
+    rtnl_route_get_family: { parameters: [P], result: "i32" },
+    rtnl_route_get_priority: { parameters: [P], result: "u32" },
+    rtnl_route_get_dst: { parameters: [P], result: P },
+    rtnl_route_get_pref_src: { parameters: [P], result: P },
+    rtnl_route_get_nnexthops: { parameters: [P], result: "i32" },
+    rtnl_route_nexthop_n: { parameters: [P, "i32"], result: P },
+    rtnl_route_nh_get_ifindex: { parameters: [P], result: "i32" },
+    rtnl_route_nh_get_gateway: { parameters: [P], result: P },
+    rtnl_route_nh_get_flags: { parameters: [P], result: "u32" },
+    rtnl_route_nh_get_weight: { parameters: [P], result: "u8" },
+  } as const satisfies Deno.ForeignLibraryInterface,
+);
+
+/** rtnl neighbors: build, add (replace, NTF_USE), delete. */
+export const rtnlNeigh = lazyDlopen(
+  LIBNL_ROUTE,
+  {
     rtnl_neigh_alloc: { parameters: [], result: P },
     rtnl_neigh_put: { parameters: [P], result: "void" },
-    rtnl_neigh_alloc_cache: { parameters: [P, B], result: "i32" },
     rtnl_neigh_add: { parameters: [P, P, "i32"], result: "i32" },
     rtnl_neigh_delete: { parameters: [P, P, "i32"], result: "i32" },
     rtnl_neigh_set_ifindex: { parameters: [P, "i32"], result: "void" },
-    rtnl_neigh_get_ifindex: { parameters: [P], result: "i32" },
     rtnl_neigh_set_dst: { parameters: [P, P], result: "i32" },
-    rtnl_neigh_get_dst: { parameters: [P], result: P },
     rtnl_neigh_set_lladdr: { parameters: [P, P], result: "void" },
-    rtnl_neigh_get_lladdr: { parameters: [P], result: P },
     rtnl_neigh_set_state: { parameters: [P, "i32"], result: "void" },
-    rtnl_neigh_get_state: { parameters: [P], result: "i32" },
     rtnl_neigh_set_flags: { parameters: [P, "u32"], result: "void" },
-    rtnl_neigh_get_flags: { parameters: [P], result: "u32" },
     rtnl_neigh_set_family: { parameters: [P, "i32"], result: "void" },
+  } as const satisfies Deno.ForeignLibraryInterface,
+);
+
+/** rtnl neighbors: dump and read. */
+export const rtnlNeighRead = lazyDlopen(
+  LIBNL_ROUTE,
+  {
+    rtnl_neigh_alloc_cache: { parameters: [P, B], result: "i32" },
+    rtnl_neigh_get_ifindex: { parameters: [P], result: "i32" },
+    rtnl_neigh_get_dst: { parameters: [P], result: P },
+    rtnl_neigh_get_lladdr: { parameters: [P], result: P },
+    rtnl_neigh_get_state: { parameters: [P], result: "i32" },
+    rtnl_neigh_get_flags: { parameters: [P], result: "u32" },
     rtnl_neigh_get_family: { parameters: [P], result: "i32" },
   } as const satisfies Deno.ForeignLibraryInterface,
 );
@@ -199,6 +256,6 @@ export const NLE_DUMP_INTR = 33;
 
 /** libnl's version, read from its exported `nl_ver_*` statics. */
 export function libnlVersion(): string {
-  const s = libnl.symbols;
+  const s = libnlInfo.symbols;
   return `${s.nl_ver_maj}.${s.nl_ver_min}.${s.nl_ver_mic}`;
 }

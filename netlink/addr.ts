@@ -9,17 +9,16 @@ import {
   IFA_F_PERMANENT,
   IFA_F_TENTATIVE,
   libnl,
-  libnlRoute,
   NLM_F_CREATE,
   NLM_F_REPLACE,
+  rtnlAddr,
+  rtnlAddrRead,
 } from "../ffi/libnl.ts";
 import type { Family } from "./ip.ts";
 import { linkByName, type LinkRef } from "./link.ts";
 import { afOf, buildAddr, cidrOrThrow, dump, familyOf, type Ptr, readCidr, request } from "./object.ts";
 import type { Socket } from "./socket.ts";
 import { type Scope, scopeName, scopeNumber } from "./scope.ts";
-
-const r = libnlRoute.symbols;
 
 /** An interface address. */
 export interface Addr {
@@ -42,6 +41,7 @@ export interface AddrFilter {
 }
 
 function toAddr(p: Ptr, f: AddrFilter): Addr | null {
+  const r = rtnlAddrRead.symbols;
   const family = familyOf(r.rtnl_addr_get_family(p));
   if (family === null || (f.family !== undefined && f.family !== family)) return null;
   const ifindex = r.rtnl_addr_get_ifindex(p);
@@ -63,6 +63,7 @@ function toAddr(p: Ptr, f: AddrFilter): Addr | null {
 
 /** Addresses of the socket's netns, optionally of one link or family. */
 export function addrList(sock: Socket, filter: AddrFilter = {}): Addr[] {
+  const r = rtnlAddrRead.symbols;
   return dump(sock, "addr list", (sk, slot) => r.rtnl_addr_alloc_cache(sk, slot), (p) => toAddr(p, filter));
 }
 
@@ -76,6 +77,7 @@ export interface AddrOptions {
 }
 
 function build(sock: Socket, link: LinkRef, cidr: string, action: string): { p: Ptr; free: () => void } {
+  const r = rtnlAddr.symbols;
   const c = cidrOrThrow(cidr, action);
   const ifindex = typeof link === "number"
     ? link
@@ -98,6 +100,7 @@ function linkName(link: LinkRef): string {
 
 /** `ip addr add CIDR dev LINK [nodad] [scope S]`. */
 export function addrAdd(sock: Socket, link: LinkRef, cidr: string, opts: AddrOptions = {}): void {
+  const r = rtnlAddr.symbols;
   const action = `addr add ${cidr} dev ${linkName(link)}${opts.nodad ? " nodad" : ""}`;
   const { p, free } = build(sock, link, cidr, action);
   try {
@@ -112,6 +115,7 @@ export function addrAdd(sock: Socket, link: LinkRef, cidr: string, opts: AddrOpt
 
 /** `ip addr del CIDR dev LINK`. */
 export function addrDel(sock: Socket, link: LinkRef, cidr: string): void {
+  const r = rtnlAddr.symbols;
   const action = `addr del ${cidr} dev ${linkName(link)}`;
   const { p, free } = build(sock, link, cidr, action);
   try {

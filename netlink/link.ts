@@ -9,17 +9,15 @@ import {
   IN6_ADDR_GEN_MODE_EUI64,
   IN6_ADDR_GEN_MODE_NONE,
   libnl,
-  libnlRoute,
   NLM_F_CREATE,
   NLM_F_EXCL,
+  rtnlLink,
 } from "../ffi/libnl.ts";
 import { cstr } from "../ffi/libc.ts";
 import { check, NetlinkError, resetKernelErrno } from "./errors.ts";
 import { closeFd, openNetnsFd } from "./netns.ts";
 import { buildMac, dump, fromSlot, outSlot, type Ptr, readMac, readStr, request } from "./object.ts";
 import type { Socket } from "./socket.ts";
-
-const r = libnlRoute.symbols;
 
 /** A link as the kernel reports it. */
 export interface Link {
@@ -46,6 +44,7 @@ export interface Link {
 export type LinkRef = string | number | Pick<Link, "index" | "name">;
 
 function toLink(p: Ptr): Link {
+  const r = rtnlLink.symbols;
   const nsid = new Int32Array(1);
   const hasNsid = r.rtnl_link_get_link_netnsid(p, nsid) === 0;
   const flags = r.rtnl_link_get_flags(p);
@@ -70,10 +69,12 @@ function describe(ref: LinkRef): string {
 
 /** All links of the socket's netns. */
 export function linkList(sock: Socket): Link[] {
+  const r = rtnlLink.symbols;
   return dump(sock, "link list", (sk, slot) => r.rtnl_link_alloc_cache(sk, 0, slot), toLink);
 }
 
 function getKernel(sock: Socket, index: number, name: string | null, action: string): Link {
+  const r = rtnlLink.symbols;
   const slot = outSlot();
   resetKernelErrno();
   check(r.rtnl_link_get_kernel(sock.ptr, index, name === null ? null : cstr(name), slot), action);
@@ -149,6 +150,7 @@ export interface LinkChanges {
 
 /** Applies several changes in one request (the hot-path way to configure a link). */
 export function linkSet(sock: Socket, ref: LinkRef, changes: LinkChanges): void {
+  const r = rtnlLink.symbols;
   const action = `link set ${describe(ref)} ${JSON.stringify(changes)}`;
   if (changes.name !== undefined && !validIfname(changes.name)) {
     throw new NetlinkError(action, 7, 22, `invalid interface name ${JSON.stringify(changes.name)}`);
@@ -222,6 +224,7 @@ export function linkSetNetns(sock: Socket, ref: LinkRef, netns: string): void {
  * veth-create request, so it is a separate change after creation.
  */
 export function linkSetAddrGenMode(sock: Socket, ref: LinkRef, mode: "none" | "eui64"): void {
+  const r = rtnlLink.symbols;
   const action = `link set ${describe(ref)} addrgenmode ${mode}`;
   const index = indexOf(sock, ref);
   using stack = new DisposableStack();
@@ -256,6 +259,7 @@ export interface VethOptions {
  * `exists` when either name is taken. Returns the local end.
  */
 export function linkAddVeth(sock: Socket, o: VethOptions): Link {
+  const r = rtnlLink.symbols;
   const action = `link add ${o.name} type veth peer ${o.peerName}${o.peerNetns ? ` netns ${o.peerNetns}` : ""}`;
   for (const n of [o.name, o.peerName]) {
     if (!validIfname(n)) throw new NetlinkError(action, 7, 22, `invalid interface name ${JSON.stringify(n)}`);
@@ -289,6 +293,7 @@ export function linkAddVeth(sock: Socket, o: VethOptions): Link {
 
 /** `ip link del REF` (a veth takes its peer with it). */
 export function linkDel(sock: Socket, ref: LinkRef): void {
+  const r = rtnlLink.symbols;
   const index = indexOf(sock, ref);
   using stack = new DisposableStack();
   const l = r.rtnl_link_alloc()!;

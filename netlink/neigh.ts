@@ -6,7 +6,6 @@
 
 import {
   libnl,
-  libnlRoute,
   NLM_F_CREATE,
   NLM_F_REPLACE,
   NTF_USE,
@@ -18,13 +17,13 @@ import {
   NUD_PROBE,
   NUD_REACHABLE,
   NUD_STALE,
+  rtnlNeigh,
+  rtnlNeighRead,
 } from "../ffi/libnl.ts";
 import { canonicalIp, type Family } from "./ip.ts";
 import { linkByName, type LinkRef } from "./link.ts";
 import { afOf, buildAddr, buildMac, dump, familyOf, ipOrThrow, type Ptr, readIp, readMac, request } from "./object.ts";
 import type { Socket } from "./socket.ts";
-
-const r = libnlRoute.symbols;
 
 /** NUD state names as `ip neigh` prints them. */
 export type NeighState = "incomplete" | "reachable" | "stale" | "delay" | "probe" | "failed" | "noarp" | "permanent";
@@ -62,6 +61,7 @@ export interface NeighFilter {
 const USABLE = NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT | NUD_NOARP;
 
 function toNeigh(p: Ptr, f: NeighFilter): Neigh | null {
+  const r = rtnlNeighRead.symbols;
   const family = familyOf(r.rtnl_neigh_get_family(p));
   if (family === null || (f.family !== undefined && family !== f.family)) return null;
   const ifindex = r.rtnl_neigh_get_ifindex(p);
@@ -83,6 +83,7 @@ function toNeigh(p: Ptr, f: NeighFilter): Neigh | null {
 
 /** Neighbor entries (IPv4 and IPv6) of the socket's netns. */
 export function neighList(sock: Socket, filter: NeighFilter = {}): Neigh[] {
+  const r = rtnlNeighRead.symbols;
   return dump(sock, "neigh list", (sk, slot) => r.rtnl_neigh_alloc_cache(sk, slot), (p) => toNeigh(p, filter));
 }
 
@@ -104,6 +105,7 @@ function linkName(link: LinkRef): string {
 }
 
 function build(sock: Socket, link: LinkRef, ipStr: string, action: string): Ptr {
+  const r = rtnlNeigh.symbols;
   const ip = ipOrThrow(ipStr, action);
   const ifindex = linkIndex(sock, link);
   const p = r.rtnl_neigh_alloc()!;
@@ -117,6 +119,7 @@ function build(sock: Socket, link: LinkRef, ipStr: string, action: string): Ptr 
 
 /** `ip neigh replace IP lladdr MAC dev LINK nud permanent`. Idempotent. */
 export function neighSet(sock: Socket, spec: NeighSpec): void {
+  const r = rtnlNeigh.symbols;
   const permanent = spec.permanent ?? true;
   const action = `neigh replace ${spec.ip} lladdr ${spec.mac} dev ${linkName(spec.link)} nud ${
     permanent ? "permanent" : "reachable"
@@ -135,6 +138,7 @@ export function neighSet(sock: Socket, spec: NeighSpec): void {
 
 /** `ip neigh del IP dev LINK`. */
 export function neighDel(sock: Socket, link: LinkRef, ip: string): void {
+  const r = rtnlNeigh.symbols;
   const action = `neigh del ${ip} dev ${linkName(link)}`;
   const p = build(sock, link, ip, action);
   try {
@@ -151,13 +155,14 @@ export function neighDel(sock: Socket, link: LinkRef, ip: string): void {
  * left alone.
  */
 export function neighResolve(sock: Socket, link: LinkRef, ip: string): void {
+  const r = rtnlNeigh.symbols;
   const action = `neigh resolve ${ip} dev ${linkName(link)}`;
   const p = build(sock, link, ip, action);
   try {
     // Since Linux 5.16 NTF_USE goes through __neigh_update with NEIGH_UPDATE_F_USE,
     // which clears NUD_PERMANENT: the pinned MAC would be dropped and re-resolved.
-    const family = familyOf(r.rtnl_neigh_get_family(p))!;
-    const ifindex = r.rtnl_neigh_get_ifindex(p);
+    const family = familyOf(rtnlNeighRead.symbols.rtnl_neigh_get_family(p))!;
+    const ifindex = rtnlNeighRead.symbols.rtnl_neigh_get_ifindex(p);
     const want = canonicalIp(ip);
     if (neighList(sock, { ifindex, family }).some((n) => n.ip === want && n.permanent)) return;
     r.rtnl_neigh_set_flags(p, NTF_USE);

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { libnl, NLE_DUMP_INTR } from "../ffi/libnl.ts";
+import { libnl, libnlCache, NLE_DUMP_INTR } from "../ffi/libnl.ts";
 import { AF_INET, AF_INET6 } from "../ffi/libc.ts";
 import { check, DUMP_ATTEMPTS, NetlinkError, resetKernelErrno, retryTransient, takeDumpInterrupted } from "./errors.ts";
 import { type Cidr, type Family, formatIp, formatMac, type IpBytes, parseCidr, parseIp, parseMac } from "./ip.ts";
@@ -121,7 +121,7 @@ export function dump<T>(
     check(alloc(sock.ptr, slot), action);
     const cache = fromSlot(slot);
     if (cache === null) return [];
-    const s = libnl.symbols;
+    const s = libnlCache.symbols;
     try {
       if (takeDumpInterrupted()) throw new NetlinkError(action, NLE_DUMP_INTR, 0, "dump interrupted (NLE 33)");
       const out: T[] = [];

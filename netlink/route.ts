@@ -6,12 +6,13 @@
 
 import {
   libnl,
-  libnlRoute,
   NLM_F_CREATE,
   NLM_F_EXCL,
   NLM_F_REPLACE,
   RT_TABLE_MAIN,
   RTNH_F_ONLINK,
+  rtnlRoute,
+  rtnlRouteRead,
 } from "../ffi/libnl.ts";
 import { NetlinkError } from "./errors.ts";
 import type { Family } from "./ip.ts";
@@ -40,8 +41,6 @@ import {
   scopeNumber,
 } from "./scope.ts";
 import type { Socket } from "./socket.ts";
-
-const r = libnlRoute.symbols;
 
 /** One nexthop of a route. */
 export interface NextHop {
@@ -113,6 +112,7 @@ export interface RouteFilter {
 }
 
 function toRoute(p: Ptr, f: RouteFilter): Route | null {
+  const r = rtnlRouteRead.symbols;
   const family = familyOf(r.rtnl_route_get_family(p));
   if (family === null || (f.family !== undefined && f.family !== family)) return null;
   const table = r.rtnl_route_get_table(p);
@@ -150,6 +150,7 @@ function toRoute(p: Ptr, f: RouteFilter): Route | null {
 
 /** Routes of the socket's netns (main table unless asked otherwise). */
 export function routeList(sock: Socket, filter: RouteFilter = {}): Route[] {
+  const r = rtnlRouteRead.symbols;
   const af = filter.family === undefined ? 0 : afOf(filter.family);
   return dump(sock, "route list", (sk, slot) => r.rtnl_route_alloc_cache(sk, af, 0, slot), (p) => toRoute(p, filter));
 }
@@ -182,6 +183,7 @@ function linkIndex(sock: Socket, link: LinkRef | undefined, ifindex: number | nu
  * routes installed with exactly those.
  */
 function buildRoute(sock: Socket, s: RouteSpec, action: string, del = false): Ptr {
+  const r = rtnlRoute.symbols;
   const dst = cidrOrThrow(s.dst, action);
   const p = r.rtnl_route_alloc()!;
   try {
@@ -243,6 +245,7 @@ function buildRoute(sock: Socket, s: RouteSpec, action: string, del = false): Pt
 }
 
 function mutate(sock: Socket, verb: string, s: RouteSpec, fn: (p: Ptr) => number): void {
+  const r = rtnlRoute.symbols;
   const action = `route ${verb} ${describeRoute(s)}`;
   const p = buildRoute(sock, s, action, verb === "del");
   try {
@@ -254,15 +257,18 @@ function mutate(sock: Socket, verb: string, s: RouteSpec, fn: (p: Ptr) => number
 
 /** `ip route add SPEC`; fails with `exists` when the route is there. */
 export function routeAdd(sock: Socket, spec: RouteSpec): void {
+  const r = rtnlRoute.symbols;
   mutate(sock, "add", spec, (p) => r.rtnl_route_add(sock.ptr, p, NLM_F_CREATE | NLM_F_EXCL));
 }
 
 /** `ip route replace SPEC`: creates or overwrites. */
 export function routeReplace(sock: Socket, spec: RouteSpec): void {
+  const r = rtnlRoute.symbols;
   mutate(sock, "replace", spec, (p) => r.rtnl_route_add(sock.ptr, p, NLM_F_CREATE | NLM_F_REPLACE));
 }
 
 /** `ip route del SPEC`; fails with `notFound` when no route matches. */
 export function routeDel(sock: Socket, spec: RouteSpec): void {
+  const r = rtnlRoute.symbols;
   mutate(sock, "del", spec, (p) => r.rtnl_route_delete(sock.ptr, p, 0));
 }
