@@ -14,6 +14,7 @@
  */
 
 import { ensurePrivateDir, writeFileAtomic } from "../core/fsutil.ts";
+import { spawn, type Spawned } from "../core/spawn.ts";
 import { CNI_VERSIONS } from "../core/version.ts";
 import { type Attachment, type CniEnv, type NetConf, versionAtLeast, versionNumber } from "./config.ts";
 import { CniError, ERR } from "./errors.ts";
@@ -310,39 +311,27 @@ async function exec(bin: string, env: Record<string, string>, stdin: string, tim
 
 /**
  * Spawns a plugin binary and feeds it `stdin`; resolves once stdin is closed.
- * The plugin leads its own process group (`detached`), so a timeout kills it
+ * The plugin leads its own process group (a new session), so a timeout kills it
  * together with any children it started (which would otherwise hold its
- * output pipes open, and the wait with them).
+ * output pipes open, and the wait with them). core/spawn.ts says why it is
+ * not `Deno.Command`.
  */
+// deno-lint-ignore require-await
 async function start(
   bin: string,
   env: Record<string, string>,
   stdin: string,
   timeoutMs: number,
 ): Promise<Pending<Ran>> {
-  let child: Deno.ChildProcess;
+  let child: Spawned;
   try {
-    child = new Deno.Command(bin, { env, cwd: "/", stdin: "piped", stdout: "piped", stderr: "piped", detached: true })
-      .spawn();
+    child = spawn(bin, { env, cwd: "/", stdin: new TextEncoder().encode(stdin), timeoutMs });
   } catch (e) {
     throw new CniError(ERR.io, `cannot execute ${bin}: ${e instanceof Error ? e.message : String(e)}`);
   }
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    try {
-      Deno.kill(-child.pid, "SIGKILL");
-    } catch {
-      // exited meanwhile
-    }
-  }, timeoutMs);
-  const w = child.stdin.getWriter();
-  // A plugin that exits without reading stdin closes the pipe; its exit status tells the story.
-  await w.write(new TextEncoder().encode(stdin)).catch(() => {});
-  await w.close().catch(() => {});
-  const done = child.output().then((out) => {
+  const done = child.done.then((out) => {
     const dec = new TextDecoder();
-    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr), timedOut };
-  }).finally(() => clearTimeout(timer));
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr), timedOut: out.timedOut };
+  });
   return { done };
 }

@@ -5,7 +5,10 @@
  * @module
  */
 
-export const libc = Deno.dlopen(
+import { lazyDlopen } from "./open.ts";
+
+/** Opened on first use (ffi/open.ts): a CNI VERSION call never needs it. */
+export const libc = lazyDlopen(
   "libc.so.6",
   {
     setns: { parameters: ["i32", "i32"], result: "i32" },
@@ -29,6 +32,53 @@ export const libc = Deno.dlopen(
     recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
   } as const satisfies Deno.ForeignLibraryInterface,
 );
+
+/**
+ * Process spawning for plugin calls (core/spawn.ts). posix_spawn starts the child with
+ * vfork semantics; Deno.Command forks the whole (large) Deno process first, which blocks the
+ * JS thread for 5–60 ms on a busy node. `poll` runs on Deno's blocking pool (`nonblocking`):
+ * it waits for output, exit and the deadline at once, while the JS thread keeps working.
+ */
+export const libcSpawn = lazyDlopen(
+  "libc.so.6",
+  {
+    pipe2: { parameters: ["buffer", "i32"], result: "i32" },
+    posix_spawn: { parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"], result: "i32" },
+    posix_spawn_file_actions_init: { parameters: ["buffer"], result: "i32" },
+    posix_spawn_file_actions_adddup2: { parameters: ["buffer", "i32", "i32"], result: "i32" },
+    posix_spawn_file_actions_addchdir_np: { parameters: ["buffer", "buffer"], result: "i32" },
+    posix_spawn_file_actions_destroy: { parameters: ["buffer"], result: "i32" },
+    posix_spawnattr_init: { parameters: ["buffer"], result: "i32" },
+    posix_spawnattr_setflags: { parameters: ["buffer", "i16"], result: "i32" },
+    posix_spawnattr_setsigdefault: { parameters: ["buffer", "buffer"], result: "i32" },
+    posix_spawnattr_setsigmask: { parameters: ["buffer", "buffer"], result: "i32" },
+    posix_spawnattr_destroy: { parameters: ["buffer"], result: "i32" },
+    pidfd_open: { parameters: ["i32", "u32"], result: "i32" },
+    write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+    read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+    // fcntl is variadic; every call podnet makes passes one int.
+    fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+    waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+    kill: { parameters: ["i32", "i32"], result: "i32" },
+    poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+  } as const satisfies Deno.ForeignLibraryInterface,
+);
+
+/** <spawn.h> flags (glibc values). */
+export const POSIX_SPAWN_SETSIGDEF = 0x04;
+export const POSIX_SPAWN_SETSIGMASK = 0x08;
+export const POSIX_SPAWN_SETSID = 0x80;
+/** Sizes of glibc's opaque spawn structs (80 and 336 bytes on x86-64), rounded up generously. */
+export const POSIX_SPAWN_FILE_ACTIONS_SIZE = 256;
+export const POSIX_SPAWNATTR_SIZE = 512;
+export const SIGPIPE = 13;
+export const SIGKILL = 9;
+export const WNOHANG = 1;
+export const POLLIN = 0x1;
+export const F_SETPIPE_SZ = 1031;
+/** Default pipe capacity on Linux (16 pages). */
+export const PIPE_CAPACITY = 65536;
+export const EINTR = 4;
 
 /** open(2) flags and namespace constants from the kernel headers. */
 export const O_RDONLY = 0;
