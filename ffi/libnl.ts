@@ -69,41 +69,49 @@ export const libnlCache = lazyDlopen(
   } as const satisfies Deno.ForeignLibraryInterface,
 );
 
-/** rtnl links: lookup, dump, create, change, delete. */
+/** rtnl links: lookup, dump and read (what a CNI ADD checks before it starts IPAM). */
+export const rtnlLinkRead = lazyDlopen(
+  LIBNL_ROUTE,
+  {
+    rtnl_link_put: { parameters: [P], result: "void" },
+    rtnl_link_alloc_cache: { parameters: [P, "i32", B], result: "i32" },
+    rtnl_link_get_kernel: { parameters: [P, "i32", B, B], result: "i32" },
+    rtnl_link_get_name: { parameters: [P], result: P },
+    rtnl_link_get_ifindex: { parameters: [P], result: "i32" },
+    rtnl_link_get_addr: { parameters: [P], result: P },
+    rtnl_link_get_mtu: { parameters: [P], result: "u32" },
+    rtnl_link_get_flags: { parameters: [P], result: "u32" },
+    rtnl_link_get_operstate: { parameters: [P], result: "u8" },
+    rtnl_link_get_ifalias: { parameters: [P], result: P },
+    rtnl_link_get_type: { parameters: [P], result: P },
+    rtnl_link_get_link: { parameters: [P], result: "i32" },
+    rtnl_link_get_master: { parameters: [P], result: "i32" },
+    rtnl_link_get_link_netnsid: { parameters: [P, B], result: "i32" },
+    rtnl_link_inet6_get_addr_gen_mode: { parameters: [P, B], result: "i32" },
+  } as const satisfies Deno.ForeignLibraryInterface,
+);
+
+/** rtnl links: build, create (veth), change, delete. */
 export const rtnlLink = lazyDlopen(
   LIBNL_ROUTE,
   {
     rtnl_link_alloc: { parameters: [], result: P },
     rtnl_link_put: { parameters: [P], result: "void" },
-    rtnl_link_alloc_cache: { parameters: [P, "i32", B], result: "i32" },
-    rtnl_link_get_kernel: { parameters: [P, "i32", B, B], result: "i32" },
     rtnl_link_add: { parameters: [P, P, "i32"], result: "i32" },
     rtnl_link_change: { parameters: [P, P, P, "i32"], result: "i32" },
     rtnl_link_delete: { parameters: [P, P], result: "i32" },
-    rtnl_link_get_name: { parameters: [P], result: P },
     rtnl_link_set_name: { parameters: [P, B], result: "void" },
-    rtnl_link_get_ifindex: { parameters: [P], result: "i32" },
     rtnl_link_set_ifindex: { parameters: [P, "i32"], result: "void" },
-    rtnl_link_get_addr: { parameters: [P], result: P },
     rtnl_link_set_addr: { parameters: [P, P], result: "void" },
-    rtnl_link_get_mtu: { parameters: [P], result: "u32" },
     rtnl_link_set_mtu: { parameters: [P, "u32"], result: "void" },
-    rtnl_link_get_flags: { parameters: [P], result: "u32" },
     rtnl_link_set_flags: { parameters: [P, "u32"], result: "void" },
     rtnl_link_unset_flags: { parameters: [P, "u32"], result: "void" },
-    rtnl_link_get_operstate: { parameters: [P], result: "u8" },
-    rtnl_link_get_ifalias: { parameters: [P], result: P },
     rtnl_link_set_ifalias: { parameters: [P, B], result: "void" },
-    rtnl_link_get_type: { parameters: [P], result: P },
-    rtnl_link_get_link: { parameters: [P], result: "i32" },
-    rtnl_link_get_master: { parameters: [P], result: "i32" },
-    rtnl_link_get_link_netnsid: { parameters: [P, B], result: "i32" },
     rtnl_link_set_ns_fd: { parameters: [P, "i32"], result: "void" },
     rtnl_link_veth_alloc: { parameters: [], result: P },
     rtnl_link_veth_get_peer: { parameters: [P], result: P },
     rtnl_link_veth_release: { parameters: [P], result: "void" },
     rtnl_link_inet6_set_addr_gen_mode: { parameters: [P, "u8"], result: "i32" },
-    rtnl_link_inet6_get_addr_gen_mode: { parameters: [P, B], result: "i32" },
   } as const satisfies Deno.ForeignLibraryInterface,
 );
 

@@ -12,6 +12,7 @@ import {
   NLM_F_CREATE,
   NLM_F_EXCL,
   rtnlLink,
+  rtnlLinkRead,
 } from "../ffi/libnl.ts";
 import { cstr } from "../ffi/libc.ts";
 import { check, NetlinkError, resetKernelErrno } from "./errors.ts";
@@ -44,7 +45,7 @@ export interface Link {
 export type LinkRef = string | number | Pick<Link, "index" | "name">;
 
 function toLink(p: Ptr): Link {
-  const r = rtnlLink.symbols;
+  const r = rtnlLinkRead.symbols;
   const nsid = new Int32Array(1);
   const hasNsid = r.rtnl_link_get_link_netnsid(p, nsid) === 0;
   const flags = r.rtnl_link_get_flags(p);
@@ -69,12 +70,12 @@ function describe(ref: LinkRef): string {
 
 /** All links of the socket's netns. */
 export function linkList(sock: Socket): Link[] {
-  const r = rtnlLink.symbols;
+  const r = rtnlLinkRead.symbols;
   return dump(sock, "link list", (sk, slot) => r.rtnl_link_alloc_cache(sk, 0, slot), toLink);
 }
 
 function getKernel(sock: Socket, index: number, name: string | null, action: string): Link {
-  const r = rtnlLink.symbols;
+  const r = rtnlLinkRead.symbols;
   const slot = outSlot();
   resetKernelErrno();
   check(r.rtnl_link_get_kernel(sock.ptr, index, name === null ? null : cstr(name), slot), action);

@@ -16,3 +16,4 @@ export * from "./addr.ts";
 export * from "./route.ts";
 export * from "./neigh.ts";
 export * from "./sysctl.ts";
+export * from "./prepare.ts";
