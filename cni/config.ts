@@ -230,6 +230,9 @@ export function parseConfig(raw: Record<string, unknown>, command: Command): Net
   }
   const logFile = optString(raw, "logFile");
   if (logFile !== null && !logFile.startsWith("/")) throw configError("logFile must be an absolute path");
+  // Runtimes start plugins in a working directory of their choosing: a relative path lands anywhere.
+  const captureDir = optString(raw, "captureDir");
+  if (captureDir !== null && !captureDir.startsWith("/")) throw configError("captureDir must be an absolute path");
   const logLevel = raw.logLevel ?? "info";
   if (!isLevel(logLevel)) throw configError(`logLevel must be debug, info, warn or error`);
   const ipam = raw.ipam;
@@ -253,7 +256,7 @@ export function parseConfig(raw: Record<string, unknown>, command: Command): Net
     mtu,
     gatewayMode: gm,
     hostInterfacePrefix: prefix,
-    captureDir: optString(raw, "captureDir"),
+    captureDir,
     logFile,
     logLevel,
     ipamType,
