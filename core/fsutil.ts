@@ -55,11 +55,16 @@ export function removeWithTemps(path: string): void {
   }
 }
 
-/** Removes a file; a missing file is not an error. */
+/**
+ * Removes a file; a missing file is not an error, nor is a name too long for
+ * the filesystem (no such file can exist: DEL of a container ID that ADD
+ * would have refused must still succeed).
+ */
 export function removeIfExists(path: string): void {
   try {
     Deno.removeSync(path);
   } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    if (e instanceof Deno.errors.NotFound || (e as { code?: unknown }).code === "ENAMETOOLONG") return;
+    throw e;
   }
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { removeWithTemps, writeFileAtomic } from "./fsutil.ts";
+import { removeIfExists, removeWithTemps, writeFileAtomic } from "./fsutil.ts";
 
 Deno.test("removeWithTemps removes the file and only its own writeFileAtomic temp files", () => {
   const d = Deno.makeTempDirSync();
@@ -18,4 +18,9 @@ Deno.test("removeWithTemps removes the file and only its own writeFileAtomic tem
   } finally {
     Deno.removeSync(d, { recursive: true });
   }
+});
+
+Deno.test("removeIfExists: a missing file or a name too long to exist is not an error", () => {
+  removeIfExists(`/tmp/${"c".repeat(300)}.json`);
+  removeIfExists("/tmp/podnet-no-such-file-here");
 });
