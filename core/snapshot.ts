@@ -130,7 +130,11 @@ function object(v: unknown, path: string, required: string[], optional: string[]
   if (typeof v !== "object" || v === null || Array.isArray(v)) fail(path, `wants an object, got ${show(v)}`);
   const o = v as Obj;
   for (const k of Object.keys(o)) {
-    if (!required.includes(k) && !optional.includes(k)) fail(`${path}.${k}`, "unknown field");
+    // The key is the input's: shown quoted and short, so a newline or a megabyte in it cannot
+    // turn the one-line error into many lines.
+    if (!required.includes(k) && !optional.includes(k)) {
+      fail(/^[A-Za-z_][A-Za-z0-9_]{0,40}$/.test(k) ? `${path}.${k}` : `${path}[${show(k)}]`, "unknown field");
+    }
   }
   for (const k of required) if (!Object.hasOwn(o, k)) fail(`${path}.${k}`, "missing");
   return o;
