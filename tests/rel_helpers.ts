@@ -275,7 +275,7 @@ export class InProc {
   }
 
   /** Starts the worker inside `node`'s netns; waits until it is ready. */
-  static async start(node: Node): Promise<InProc> {
+  static async start(node: Node, cwd?: string): Promise<InProc> {
     const worker = new URL("./rel_worker.ts", import.meta.url).pathname;
     const child = new Deno.Command("/usr/bin/nsenter", {
       args: [`--net=${node.path}`, Deno.execPath(), "run", "-A", "--quiet", worker],
@@ -283,6 +283,7 @@ export class InProc {
       stdout: "piped",
       stderr: "inherit",
       env: { PODNET_STATE_DIR: node.stateDir },
+      ...(cwd ? { cwd } : {}),
     }).spawn();
     const p = new InProc(child, child.pid);
     const ready = await p.#lines.next();
