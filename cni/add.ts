@@ -26,7 +26,6 @@ import {
   neighSet,
   NetlinkError,
   parseCidr,
-  prepareVerbs,
   routeAdd,
   Socket,
   sysctlRead,
@@ -165,8 +164,6 @@ export async function cmdAdd(ctx: Ctx): Promise<Result> {
     linkSet(pod, podLink, { up: true });
     seam("pod-link");
 
-    // Still waiting for IPAM: bind the address, route and neighbor symbols now rather than after it.
-    prepareVerbs("addr", "route", "neigh");
     const ipamResult = await pending.done;
     seam("ipam");
     const ips = ipamResult.ips.map((i) => ({ ...i, family: familyOfCidr(i.address) }));

@@ -16,4 +16,3 @@ export * from "./addr.ts";
 export * from "./route.ts";
 export * from "./neigh.ts";
 export * from "./sysctl.ts";
-export * from "./prepare.ts";
