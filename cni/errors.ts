@@ -5,7 +5,8 @@
  * @module
  */
 
-import { NetlinkError } from "../netlink/mod.ts";
+// From its own module, not netlink/mod.ts: VERSION loads this file and needs none of the verbs.
+import { NetlinkError } from "../netlink/errors.ts";
 
 /** Error codes from the CNI spec (SPEC.md, "Error"), plus 999 for internal failures. */
 export const ERR = {
