@@ -15,9 +15,8 @@ const B = "buffer" as const;
 const LIBNL = "libnl-3.so.200";
 const LIBNL_ROUTE = "libnl-route-3.so.200";
 
-// Each table is opened on first use (ffi/open.ts: every symbol costs a compiled trampoline), and
-// the tables are cut so that a CNI ADD, which only builds and sends objects, never opens the
-// dump-and-read halves, a DEL opens little more than the link table, and VERSION opens nothing.
+// Every symbol is bound on its first call (ffi/open.ts), so a role pays only for what it calls:
+// VERSION for nothing, DEL for the link verbs. Tables are grouped by object kind, build vs read.
 
 /** libnl's exported version statics. */
 export const libnlInfo = lazyDlopen(
