@@ -324,7 +324,7 @@ Deno.test(`${CASES} fuzzed CNI invocations: never a crash or stack trace, spec e
   const cm = confMuts(node, tmp), em = envMuts(tmp);
   await using worker = await InProc.start(node, cwd);
   const tally: Record<string, number> = {};
-  let adds = 0, viaLauncher = 0;
+  let adds = 0, viaLauncher = 0, fdsEarly = 0, fdsLast = 0;
   for (let i = 0; i < CASES; i++) {
     const cmd = pick(r, ["ADD", "ADD", "ADD", "ADD", "DEL", "DEL", "CHECK", "GC", "STATUS", "VERSION"]);
     const env: Record<string, string> = {
@@ -346,6 +346,8 @@ Deno.test(`${CASES} fuzzed CNI invocations: never a crash or stack trace, spec e
     const rep: WorkerReply = await worker.call(env, stdin);
     assert.equal(rep.threw, undefined, `${what}: crashed: ${rep.threw}`);
     judge(what, exp, rep.code, rep.out);
+    if (i < 50) fdsEarly = Math.max(fdsEarly, rep.fds);
+    fdsLast = rep.fds;
     assert.ok(!/\n\s+at .*\.ts:\d+/.test(rep.err), `${what}: stack trace on stderr: ${rep.err}`);
     tally[exp === "ok" ? "valid" : "invalid"] = (tally[exp === "ok" ? "valid" : "invalid"] ?? 0) + 1;
     // A slice through the real launcher: the exit status and stdout of the process itself.
@@ -376,6 +378,7 @@ Deno.test(`${CASES} fuzzed CNI invocations: never a crash or stack trace, spec e
   assert.deepEqual(left, [], "links left in the pod");
   assert.deepEqual([...Deno.readDirSync(cwd)], [], "something was written relative to the working directory");
   assert.deepEqual([...Deno.readDirSync(captureDirOf(node))].filter((f) => !f.name.startsWith(".")), []);
+  assert.ok(fdsLast <= fdsEarly, `the long-lived process leaks fds: ${fdsEarly} → ${fdsLast}`);
   console.log(
     `fuzz: ${CASES} cases (${
       JSON.stringify(tally)

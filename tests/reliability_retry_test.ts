@@ -15,7 +15,7 @@ import { NLE_AGAIN, NLE_BUSY, NLE_DUMP_INTR, NLE_EXIST } from "../ffi/libnl.ts";
 import { addrList, NetlinkError, Socket } from "../netlink/mod.ts";
 import { dump, request } from "../netlink/object.ts";
 import { toCniError } from "../cni/errors.ts";
-import { assertCniError, cni, makeNode, netConf } from "./cni_helpers.ts";
+import { assertCniError, cni, makeNode } from "./cni_helpers.ts";
 import { assertNoLeak, nodeState, pluginDir, processesIn, relConf, script } from "./rel_helpers.ts";
 
 Deno.test("an interrupted dump is retried and a busy kernel answer is retried at most 5 times (fake libnl calls)", () => {
