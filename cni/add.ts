@@ -15,6 +15,7 @@
  * @module
  */
 
+import { load } from "../core/load.ts";
 import {
   addrAdd,
   isCurrentNetns,
@@ -206,7 +207,7 @@ export async function cmdAdd(ctx: Ctx): Promise<Result> {
     const mtu = hostLink.mtu;
     if (conf.captureDir !== null) {
       const dir = conf.captureDir;
-      const { removePodSnapshot, writePodSnapshot } = await import("./capture.ts");
+      const { removePodSnapshot, writePodSnapshot } = await load<typeof import("./capture.ts")>("cni/capture.ts");
       writePodSnapshot(dir, env.containerId, {
         ifname: env.ifname,
         mac: host.podMac,

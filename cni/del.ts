@@ -7,6 +7,7 @@
  * @module
  */
 
+import { load } from "../core/load.ts";
 import { linkDel, linkFind, NetlinkError, Socket } from "../netlink/mod.ts";
 import { isOurs } from "./add.ts";
 import type { Ctx } from "./context.ts";
@@ -45,7 +46,11 @@ export async function cmdDel(ctx: Ctx): Promise<void> {
     linkError = e;
   }
   if (conf.captureDir !== null) {
-    (await import("./capture.ts")).removePodSnapshot(conf.captureDir, env.containerId, env.ifname);
+    (await load<typeof import("./capture.ts")>("cni/capture.ts")).removePodSnapshot(
+      conf.captureDir,
+      env.containerId,
+      env.ifname,
+    );
   }
   if (pending !== null) await pending.done.catch((e) => (ipamError = e));
   if (ipamError !== null) throw ipamError;

@@ -8,6 +8,7 @@
  */
 
 import type { Io } from "../core/io.ts";
+import { load } from "../core/load.ts";
 import { fileLogger, Logger } from "../core/log.ts";
 import { CNI_VERSIONS } from "../core/version.ts";
 import { type CniEnv, decodeConfig, type NetConf, parseConfig, parseEnv } from "./config.ts";
@@ -43,7 +44,7 @@ function stderrLogger(io: Io): Logger {
 /** Runs the CNI plugin; returns the process exit code. */
 export async function cniCommand(args: string[], io: Io): Promise<number> {
   if (args.length > 0 || io.env("CNI_COMMAND") === undefined) {
-    const { parseFlags } = await import("../core/cli.ts");
+    const { parseFlags } = await load<typeof import("../core/cli.ts")>("core/cli.ts");
     const { values } = parseFlags("cni", args, {});
     if (values.help) {
       io.stdout(CNI_HELP);
@@ -94,14 +95,14 @@ export async function cniCommand(args: string[], io: Io): Promise<number> {
     let extra: Record<string, string | number | string[]> = {};
     switch (env.command) {
       case "ADD": {
-        const { cmdAdd } = await import("./add.ts");
+        const { cmdAdd } = await load<typeof import("./add.ts")>("cni/add.ts");
         const result = await cmdAdd(ctx);
         try {
           io.stdout(`${JSON.stringify(formatResult(result, conf.cniVersion))}\n`);
         } catch (e) {
           // The runtime never learns of an attachment whose result it did not get: undo it (DEL
           // removes the veth and the lease), then report the failure.
-          await (await import("./del.ts")).cmdDel(ctx).catch((d) =>
+          await (await load<typeof import("./del.ts")>("cni/del.ts")).cmdDel(ctx).catch((d) =>
             warn.error("undo of unreported ADD failed", {
               error: d instanceof Error ? d.message : String(d),
             })
@@ -112,18 +113,18 @@ export async function cniCommand(args: string[], io: Io): Promise<number> {
         break;
       }
       case "DEL":
-        await (await import("./del.ts")).cmdDel(ctx);
+        await (await load<typeof import("./del.ts")>("cni/del.ts")).cmdDel(ctx);
         break;
       case "CHECK":
-        await (await import("./check.ts")).cmdCheck(ctx);
+        await (await load<typeof import("./check.ts")>("cni/check.ts")).cmdCheck(ctx);
         break;
       case "GC": {
-        const removed = await (await import("./gc.ts")).cmdGc(ctx);
+        const removed = await (await load<typeof import("./gc.ts")>("cni/gc.ts")).cmdGc(ctx);
         extra = { removed: removed.map((a) => `${a.containerID}/${a.ifname}`) };
         break;
       }
       case "STATUS": {
-        const warnings = await (await import("./gc.ts")).cmdStatus(ctx);
+        const warnings = await (await load<typeof import("./gc.ts")>("cni/gc.ts")).cmdStatus(ctx);
         for (const w of warnings) {
           io.stderr(`podnet: ${w}\n`);
           opLog?.warn(w);

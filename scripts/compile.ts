@@ -18,6 +18,7 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { int, parseFlags, str, UsageError } from "../core/cli.ts";
+import { ON_DEMAND } from "../core/load.ts";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const TARGET = "x86_64-unknown-linux-gnu";
@@ -51,6 +52,8 @@ export function compileArgs(out: string): string[] {
     "--no-check",
     "--no-prompt",
     ...launcherPermissions(),
+    // Role modules are imported with computed specifiers (core/load.ts), which deno compile cannot see.
+    ...ON_DEMAND.flatMap((m) => ["--include", join(ROOT, m)]),
     "--output",
     out,
     join(ROOT, "main.ts"),
