@@ -104,6 +104,8 @@ Deno.test("24 ADDs through the installed plugin all succeed while podnet is re-i
   await Promise.all([upgrader, puller]);
   runs.forEach((r, i) => {
     assert.equal(r.code, 0, `ADD ${i} failed during the upgrade: ${r.stdout} ${r.stderr}`);
+    // A launcher read half-written can also "succeed" without doing anything: the result must be there.
+    assert.equal(r.json?.ips?.length, 2, `ADD ${i} printed no result: ${r.stdout}`);
     assert.ok(!/text file busy/i.test(r.stdout + r.stderr), r.stderr);
   });
   console.log(`${n} ADDs in ${ms.toFixed(0)} ms during ${installs} installs and ${replaced} file replacements`);
@@ -112,4 +114,48 @@ Deno.test("24 ADDs through the installed plugin all succeed while podnet is re-i
     await mustDel(node, { command: "DEL", containerId: `upg-${i}`, netns: w.path(pod) }, conf);
   }
   await assertNoLeak(node, before, "upgrade", { pods });
+});
+
+Deno.test("control: the same ADDs break when the launcher is rewritten in place instead of replaced", async () => {
+  await using w = world();
+  const node = makeNode(w);
+  const before = nodeState(node);
+  const plugin = `${w.tempDir()}/podnet`;
+  const text = `#!/bin/sh\nexec ${ROOT}/bin/podnet "$@"\n`;
+  Deno.writeTextFileSync(plugin, text, { mode: 0o755 });
+  let running = true, busy = 0;
+  const writer = (async () => {
+    while (running) {
+      let f: Deno.FsFile;
+      try {
+        f = Deno.openSync(plugin, { write: true, truncate: true }); // what a non-atomic installer does
+      } catch (e) {
+        // The kernel refuses to write a file while it is being exec'd: the installer's own failure mode.
+        if (!String(e).includes("(os error 26)")) throw e; // ETXTBSY
+        busy++;
+        await new Promise((r) => setTimeout(r, 1));
+        continue;
+      }
+      await new Promise((r) => setTimeout(r, 1));
+      f.writeSync(new TextEncoder().encode(text));
+      f.close();
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  })();
+  const conf = relConf(node);
+  const pods = Array.from({ length: 16 }, (_, i) => w.netns(`n${i}`));
+  const runs = await pool(
+    pods,
+    8,
+    (pod, i) => cni(node, { command: "ADD", containerId: `inplace-${i}`, netns: w.path(pod) }, conf, plugin),
+  );
+  running = false;
+  await writer;
+  const broken = runs.filter((r) => r.code !== 0 || r.json?.ips?.length !== 2).length;
+  console.log(`in-place rewrites: ${broken}/${pods.length} ADDs broken, ${busy} writes refused (text file busy)`);
+  assert.ok(broken > 0, "in-place rewrites broke nothing: the upgrade test could not see a non-atomic install");
+  for (const [i, pod] of pods.entries()) {
+    await mustDel(node, { command: "DEL", containerId: `inplace-${i}`, netns: w.path(pod) }, conf);
+  }
+  await assertNoLeak(node, before, "in-place control", { pods });
 });
