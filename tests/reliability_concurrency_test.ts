@@ -117,6 +117,36 @@ Deno.test(`${CYCLES} ADD/DEL cycles over ${LIVE} live pods in one process: ADD t
 });
 
 if (LONG) {
+  Deno.test("PODNET_LONG: 300 ADD/DEL cycles over 40 live pods through the launcher keep ADD time flat", async () => {
+    const rand = prng(seedFor("launcher churn"));
+    await using w = world();
+    const node = makeNode(w);
+    const before = nodeState(node);
+    const conf = relConf(node);
+    const pods = Array.from({ length: LIVE }, (_, i) => w.netns(`m${i}`));
+    const ids = pods.map((_, i) => `lch-${i}-0`);
+    const e = (i: number): { containerId: string; netns: string } => ({
+      containerId: ids[i]!,
+      netns: w.path(pods[i]!),
+    });
+    for (let i = 0; i < LIVE; i++) await mustAdd(node, { command: "ADD", ...e(i) }, conf);
+    const times: number[] = [];
+    for (let c = 0; c < CYCLES; c++) {
+      const i = Math.floor(rand() * LIVE);
+      assert.equal((await cni(node, { command: "DEL", ...e(i) }, conf)).code, 0);
+      ids[i] = `lch-${i}-${c + 1}`;
+      const t0 = performance.now();
+      await mustAdd(node, { command: "ADD", ...e(i) }, conf);
+      times.push(performance.now() - t0);
+    }
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const first = median(times.slice(0, 50)), last = median(times.slice(-50));
+    console.log(`launcher churn: ADD median first 50 ${first.toFixed(0)} ms, last 50 ${last.toFixed(0)} ms`);
+    assert.ok(last <= 1.3 * first, `ADD time grew: ${first.toFixed(0)} → ${last.toFixed(0)} ms`);
+    for (let i = 0; i < LIVE; i++) assert.equal((await cni(node, { command: "DEL", ...e(i) }, conf)).code, 0);
+    await assertNoLeak(node, before, "launcher churn", { pods });
+  });
+
   Deno.test("PODNET_LONG: 300 launcher ADDs 8 at a time then 300 parallel DELs leave nothing", async () => {
     await using w = world();
     const node = makeNode(w);
