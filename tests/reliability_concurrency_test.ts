@@ -12,7 +12,7 @@
 
 import assert from "node:assert/strict";
 import { ipJson, world } from "./harness.ts";
-import { cni, makeNode } from "./cni_helpers.ts";
+import { cni, makeNode, SUBNET6 } from "./cni_helpers.ts";
 import {
   assertNoLeak,
   cniVars,
@@ -151,7 +151,14 @@ if (LONG) {
     await using w = world();
     const node = makeNode(w);
     const before = nodeState(node);
-    const conf = relConf(node);
+    // A /24 holds only 253 pods.
+    const conf = relConf(node, {
+      ipam: {
+        type: "host-local",
+        dataDir: node.dataDir,
+        ranges: [[{ subnet: "10.240.0.0/16" }], [{ subnet: SUBNET6 }]],
+      },
+    });
     const pods = Array.from({ length: 300 }, (_, i) => w.netns(`L${i}`));
     await pool(
       pods,
