@@ -3,7 +3,10 @@
  * (/usr/lib/cni/ptp), both with host-local IPAM, interleaved ptp, podnet,
  * ptp, podnet … in one run so machine noise hits both alike. Builds its own
  * node netns world and removes it; pings only addresses inside it.
- * Prints a markdown table and writes bench/results.json.
+ * Prints a markdown table and writes bench/results.json. The runtime floor is
+ * sampled between the IPv4 calls, and the scale row alternates between an
+ * empty node and one with BENCH_SCALE pods of each plugin, so every ratio
+ * compares measurements taken under the same load.
  *
  * Env: BENCH_N (samples per cell, default 20), BENCH_DS_N (dual-stack ptp
  * samples, default 10: ptp waits ~2 s for DAD each), BENCH_SCALE (pods
@@ -48,16 +51,23 @@ function netns(name: string): string {
 const binDir = `${tmp}/bin`;
 Deno.mkdirSync(binDir);
 Deno.symlinkSync(`${root}/bin/podnet`, `${binDir}/podnet`);
-const node = netns("node");
-const nodePath = `/run/netns/${node}`;
-must("ip", ["-n", node, "link", "set", "lo", "up"]);
-must("ip", ["-n", node, "addr", "add", `${NODE_ADDR4}/32`, "dev", "lo"]);
-must("ip", ["-n", node, "addr", "add", `${NODE_ADDR6}/128`, "dev", "lo"]);
-// The node forwards between pods (per-interface where the plugin sets it; ptp needs it node-wide).
-withNetns(nodePath, () => {
-  Deno.writeTextFileSync("/proc/sys/net/ipv4/ip_forward", "1");
-  Deno.writeTextFileSync("/proc/sys/net/ipv6/conf/all/forwarding", "1");
-});
+/** A node netns with its addresses on lo; returns its path. */
+function makeNode(name: string): string {
+  const node = netns(name);
+  const path = `/run/netns/${node}`;
+  must("ip", ["-n", node, "link", "set", "lo", "up"]);
+  must("ip", ["-n", node, "addr", "add", `${NODE_ADDR4}/32`, "dev", "lo"]);
+  must("ip", ["-n", node, "addr", "add", `${NODE_ADDR6}/128`, "dev", "lo"]);
+  // The node forwards between pods (per-interface where the plugin sets it; ptp needs it node-wide).
+  withNetns(path, () => {
+    Deno.writeTextFileSync("/proc/sys/net/ipv4/ip_forward", "1");
+    Deno.writeTextFileSync("/proc/sys/net/ipv6/conf/all/forwarding", "1");
+  });
+  return path;
+}
+const nodePath = makeNode("node");
+// A second node that gets BENCH_SCALE pods of each plugin, so ADD with and without them is interleaved.
+const busyPath = makeNode("busy");
 
 let subnetSeq = 0;
 function conf(plugin: Plugin, stack: Stack): string {
@@ -94,6 +104,7 @@ async function cni(
   id: string,
   podNs: string,
   rss = false,
+  node = nodePath,
 ): Promise<Call> {
   const env = {
     CNI_COMMAND: command,
@@ -108,7 +119,7 @@ async function cni(
   const args = rss ? ["-f", "PEAKRSS %M", exe] : [];
   const t = performance.now();
   const p = withNetns(
-    nodePath,
+    node,
     () =>
       new Deno.Command(cmd, { args, env, clearEnv: true, cwd: "/", stdin: "piped", stdout: "piped", stderr: "piped" })
         .spawn(),
@@ -151,7 +162,14 @@ async function addDel(stack: Stack, n: number): Promise<void> {
   const add: Row = { name: `${stack === "v4" ? "IPv4" : "dual-stack"} ADD`, ptp: [], podnet: [], unit: "ms" };
   const del: Row = { name: `${stack === "v4" ? "IPv4" : "dual-stack"} DEL`, ptp: [], podnet: [], unit: "ms" };
   const confs = { ptp: conf("ptp", stack), podnet: conf("podnet", stack) };
+  if (stack === "v4") {
+    // Warm: the first runs after a change fill Deno's caches.
+    timeRun(Deno.execPath(), ["run", "--no-config", "--quiet", emptyTs]);
+    timeRun(`${root}/bin/podnet`, ["--version"]);
+    timeRun(`${root}/bin/podnet`, [], CNI_VERSION_ENV);
+  }
   for (let i = 0; i < n; i++) {
+    if (stack === "v4") sampleFloor();
     for (const plugin of ["ptp", "podnet"] as const) {
       const ns = pod();
       const id = `${plugin}-${stack}-${i}`;
@@ -167,42 +185,39 @@ async function addDel(stack: Stack, n: number): Promise<void> {
   rows.push(add, del);
 }
 
-/** ADD latency with `count` pods of the same plugin already attached vs none. */
+/**
+ * ADD latency on a node with `count` pods of each plugin attached vs on an
+ * empty node, the two nodes taking turns (ptp, podnet on each) so both see
+ * the same machine load.
+ */
 async function scale(count: number, n: number): Promise<void> {
   const empty: Row = { name: "IPv4 ADD, 0 pods attached", ptp: [], podnet: [], unit: "ms" };
   const busy: Row = { name: `IPv4 ADD, ${count} pods attached`, ptp: [], podnet: [], unit: "ms" };
   const confs = { ptp: conf("ptp", "v4"), podnet: conf("podnet", "v4") };
   const live: { plugin: Plugin; id: string; ns: string }[] = [];
-  for (let i = 0; i < n; i++) {
-    for (const plugin of ["ptp", "podnet"] as const) {
-      const ns = pod();
-      const a = await cni(plugin, "ADD", confs[plugin], `e-${plugin}-${i}`, ns);
-      if (!a.ok) throw new Error(`${plugin} ADD failed: ${a.out}`);
-      empty[plugin].push(a.ms);
-      await cni(plugin, "DEL", confs[plugin], `e-${plugin}-${i}`, ns);
-      dropNetns(ns);
-    }
-  }
   for (let i = 0; i < count; i++) {
     for (const plugin of ["ptp", "podnet"] as const) {
       const ns = pod();
-      const a = await cni(plugin, "ADD", confs[plugin], `s-${plugin}-${i}`, ns);
+      const a = await cni(plugin, "ADD", confs[plugin], `s-${plugin}-${i}`, ns, false, busyPath);
       if (!a.ok) throw new Error(`${plugin} ADD (filling) failed: ${a.out}`);
       live.push({ plugin, id: `s-${plugin}-${i}`, ns });
     }
   }
   for (let i = 0; i < n; i++) {
-    for (const plugin of ["ptp", "podnet"] as const) {
-      const ns = pod();
-      const a = await cni(plugin, "ADD", confs[plugin], `b-${plugin}-${i}`, ns);
-      if (!a.ok) throw new Error(`${plugin} ADD failed: ${a.out}`);
-      busy[plugin].push(a.ms);
-      await cni(plugin, "DEL", confs[plugin], `b-${plugin}-${i}`, ns);
-      dropNetns(ns);
+    for (const [row, node] of [[empty, nodePath], [busy, busyPath]] as const) {
+      for (const plugin of ["ptp", "podnet"] as const) {
+        const ns = pod();
+        const id = `${row === empty ? "e" : "b"}-${plugin}-${i}`;
+        const a = await cni(plugin, "ADD", confs[plugin], id, ns, false, node);
+        if (!a.ok) throw new Error(`${plugin} ADD failed: ${a.out}`);
+        row[plugin].push(a.ms);
+        await cni(plugin, "DEL", confs[plugin], id, ns, false, node);
+        dropNetns(ns);
+      }
     }
   }
   for (const l of live) {
-    await cni(l.plugin, "DEL", confs[l.plugin], l.id, l.ns);
+    await cni(l.plugin, "DEL", confs[l.plugin], l.id, l.ns, false, busyPath);
     dropNetns(l.ns);
   }
   rows.push(empty, busy);
@@ -237,29 +252,26 @@ async function firstPingAndRss(n: number): Promise<void> {
   rows.push(ping, pings, rss);
 }
 
-/** The runtime floor: `bin/podnet --version` and `deno run` of an empty file. */
-function floor(n: number): { podnetVersion: number[]; cniVersion: number[]; denoEmpty: number[] } {
-  const deno = Deno.execPath();
-  const empty = `${tmp}/empty.ts`;
-  Deno.writeTextFileSync(empty, "");
-  const out = { podnetVersion: [] as number[], cniVersion: [] as number[], denoEmpty: [] as number[] };
-  const time = (cmd: string, args: string[], env?: Record<string, string>): number => {
-    const t = performance.now();
-    const o = new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped", ...(env ? { env } : {}) })
-      .outputSync();
-    if (!o.success) throw new Error(`${cmd} ${args.join(" ")}: ${dec.decode(o.stderr)}`);
-    return performance.now() - t;
-  };
-  // A CNI VERSION call as a runtime makes it (libcni asks every plugin before ADD): the CNI dispatch floor.
-  const cniVersion = { CNI_COMMAND: "VERSION" };
-  time(`${root}/bin/podnet`, ["--version"]);
-  time(`${root}/bin/podnet`, [], cniVersion);
-  for (let i = 0; i < n; i++) {
-    out.podnetVersion.push(time(`${root}/bin/podnet`, ["--version"]));
-    out.cniVersion.push(time(`${root}/bin/podnet`, [], cniVersion));
-    out.denoEmpty.push(time(deno, ["run", "--no-config", "--quiet", empty]));
-  }
-  return out;
+/** The runtime floor, sampled between the IPv4 ADD/DELs: `deno run` of an empty file, --version, CNI VERSION. */
+const fl = { podnetVersion: [] as number[], cniVersion: [] as number[], denoEmpty: [] as number[] };
+const emptyTs = `${tmp}/empty.ts`;
+Deno.writeTextFileSync(emptyTs, "");
+
+function timeRun(cmd: string, args: string[], env?: Record<string, string>): number {
+  const t = performance.now();
+  const o = new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped", ...(env ? { env } : {}) })
+    .outputSync();
+  if (!o.success) throw new Error(`${cmd} ${args.join(" ")}: ${dec.decode(o.stderr)}`);
+  return performance.now() - t;
+}
+
+// A CNI VERSION call as a runtime makes it (libcni asks every plugin before ADD): the CNI dispatch floor.
+const CNI_VERSION_ENV = { CNI_COMMAND: "VERSION" };
+
+function sampleFloor(): void {
+  fl.denoEmpty.push(timeRun(Deno.execPath(), ["run", "--no-config", "--quiet", emptyTs]));
+  fl.podnetVersion.push(timeRun(`${root}/bin/podnet`, ["--version"]));
+  fl.cniVersion.push(timeRun(`${root}/bin/podnet`, [], CNI_VERSION_ENV));
 }
 
 const f2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(x < 10 ? 2 : 1) : "–");
@@ -309,7 +321,6 @@ try {
   await addDel("ds", DS_N);
   await scale(SCALE, Math.min(N, 10));
   await firstPingAndRss(Math.min(N, 10));
-  const fl = floor(N);
   const lines = [
     `podnet vs /usr/lib/cni/ptp, interleaved in one run (${new Date().toISOString()}, ${Deno.build.target}, ` +
     `${navigator.hardwareConcurrency} cores); ratio = podnet p50 / ptp p50`,
