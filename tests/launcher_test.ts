@@ -162,7 +162,17 @@ Deno.test("compile.ts gives up after --timeout-ms when the denort download hangs
 });
 
 Deno.test("compile.ts builds with the launcher's permissions", async () => {
-  const r = await runCompile(compileEnv("/nonexistent", "http://127.0.0.1:1"), "--print-command", "--out", "/x/p");
+  // A DENO_DIR of its own: Deno creates it, and nothing outside the test's temp dirs may be written.
+  const denoDir = Deno.makeTempDirSync({ prefix: "podnet-test-denodir-" });
+  try {
+    await checkPermissions(denoDir);
+  } finally {
+    Deno.removeSync(denoDir, { recursive: true });
+  }
+});
+
+async function checkPermissions(denoDir: string): Promise<void> {
+  const r = await runCompile(compileEnv(denoDir, "http://127.0.0.1:1"), "--print-command", "--out", "/x/p");
   assert.equal(r.code, 0, r.stderr);
   const launcher = Deno.readTextFileSync(PODNET).split("\n").filter((l) => !l.trimStart().startsWith("#")).join("\n");
   const perms = [...new Set(launcher.match(/--allow-[a-z-]+/g))];
@@ -173,7 +183,7 @@ Deno.test("compile.ts builds with the launcher's permissions", async () => {
   assert.deepEqual(cmd.filter((a) => a.startsWith("--allow-")).sort(), perms.sort());
   assert.equal(cmd[cmd.indexOf("--output") + 1], "/x/p");
   assert.equal(cmd.at(-1), `${ROOT}/main.ts`);
-  const bad = await runCompile(compileEnv("/nonexistent", "http://127.0.0.1:1"), "--frobnicate");
+  const bad = await runCompile(compileEnv(denoDir, "http://127.0.0.1:1"), "--frobnicate");
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--frobnicate/);
-});
+}
