@@ -225,20 +225,7 @@ export function linkSetNetns(sock: Socket, ref: LinkRef, netns: string): void {
  * veth-create request, so it is a separate change after creation.
  */
 export function linkSetAddrGenMode(sock: Socket, ref: LinkRef, mode: "none" | "eui64"): void {
-  const r = rtnlLink.symbols;
-  const action = `link set ${describe(ref)} addrgenmode ${mode}`;
-  const index = indexOf(sock, ref);
-  using stack = new DisposableStack();
-  const orig = r.rtnl_link_alloc()!;
-  stack.defer(() => r.rtnl_link_put(orig));
-  const ch = r.rtnl_link_alloc()!;
-  stack.defer(() => r.rtnl_link_put(ch));
-  r.rtnl_link_set_ifindex(orig, index);
-  check(
-    r.rtnl_link_inet6_set_addr_gen_mode(ch, mode === "none" ? IN6_ADDR_GEN_MODE_NONE : IN6_ADDR_GEN_MODE_EUI64),
-    action,
-  );
-  request(action, () => r.rtnl_link_change(sock.ptr, orig, ch, 0));
+  linkSet(sock, ref, { addrGenMode: mode });
 }
 
 /** Options for `linkAddVeth`. */
