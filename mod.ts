@@ -40,8 +40,29 @@
  * }
  * ```
  *
+ * @example Capture a pod's network and restore it into a sandbox netns
+ * ```ts ignore
+ * import { captureNetns, restoreSnapshot, writeSnapshot } from "./mod.ts";
+ *
+ * const snap = captureNetns("/run/netns/pod1"); // podnet.capture/v1, gateway MACs resolved
+ * writeSnapshot("/run/podnet/pod1.json", snap); // atomic, 0600
+ * restoreSnapshot(snap, { netns: "/proc/4242/ns/net", linkNetns: "/run/netns/pod1" });
+ * ```
+ *
  * @module
  */
 
 export * from "./netlink/mod.ts";
+export {
+  captureNetns,
+  type CaptureOptions,
+  parseSnapshot,
+  readSnapshot,
+  SCHEMA,
+  type Snapshot,
+  SnapshotError,
+  validateSnapshot,
+  writeSnapshot,
+} from "./core/snapshot.ts";
+export { type RestoredLink, type RestoreOptions, restoreSnapshot } from "./sandbox/restore.ts";
 export { CNI_VERSIONS, VERSION, type VersionInfo, versionInfo, versionLine } from "./core/version.ts";
