@@ -17,7 +17,8 @@ for check in "fmt --check" "lint" "task check"; do
   fi
 done
 # Unit tests sit beside the code; privileged tests in tests/ build their own netns worlds.
-$deno test --allow-all --no-prompt ${PODNET_TEST_FILTER:+--filter "$PODNET_TEST_FILTER"} 2>&1 | tee "$log"
+# --doc also runs the JSDoc examples of mod.ts (the public API).
+$deno test --allow-all --no-prompt --doc ${PODNET_TEST_FILTER:+--filter "$PODNET_TEST_FILTER"} 2>&1 | tee "$log"
 rc=$?
 summary=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^(ok|FAILED) \| [0-9]+ passed' | tail -1)
 passed=$(echo "$summary" | sed -n 's/.*| \([0-9]*\) passed.*/\1/p')
