@@ -28,7 +28,7 @@ export const libc = lazyDlopen(
       parameters: ["i32", "i32", "i32", "buffer", "u32"],
       result: "i32",
     },
-    // RTM_GETNSID has no libnl helper (ops/nsid.ts speaks it over a raw netlink socket).
+    // RTM_GETNSID has no libnl helper (netlink/nsid.ts speaks it over a raw netlink socket).
     recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
   } as const satisfies Deno.ForeignLibraryInterface,
 );

@@ -9,6 +9,7 @@
 export * from "./errors.ts";
 export * from "./ip.ts";
 export * from "./netns.ts";
+export * from "./nsid.ts";
 export * from "./socket.ts";
 export * from "./scope.ts";
 export * from "./link.ts";

@@ -28,7 +28,7 @@ import {
   sysctlTryRead,
 } from "../netlink/mod.ts";
 import { NETWORK_NAME_RE } from "./files.ts";
-import { nsidOf } from "./nsid.ts";
+import { nsidOf } from "../netlink/nsid.ts";
 
 export const STATUS_HELP = `usage: podnet status [--json] [--prefix P] [--watch SECONDS [--rounds N]]
 

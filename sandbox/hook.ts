@@ -29,7 +29,7 @@ import { int, parseFlags, str, strs, UsageError } from "../core/cli.ts";
 import { ensurePrivateDir } from "../core/fsutil.ts";
 import type { Io } from "../core/io.ts";
 import { captureNetns, DEFAULT_TIMEOUT_MS, type Snapshot, writeSnapshot } from "../core/snapshot.ts";
-import { type Link, linkList, netnsId, Socket, validIfname } from "../netlink/mod.ts";
+import { type Link, linkList, netnsId, nsidOf, Socket, validIfname, withNetns } from "../netlink/mod.ts";
 import { restoreSnapshot } from "./restore.ts";
 
 /** Annotation naming the netns to take the pod's links from (honoured only under --allowed-netns-dir). */
@@ -168,10 +168,13 @@ const PODNET_ALIAS = /^[^/\s]+\/([a-zA-Z0-9][a-zA-Z0-9_.-]*)\/([^/\s:]{1,15})$/;
  * and the host end's alias in podnet's form with the pod link's name as its
  * ifname. Returns the alias's container ID.
  */
-function podnetOwner(pod: Link, hostLinks: Link[]): string | null {
-  if (pod.kind !== "veth" || pod.linkNetnsId === null) return null;
+function podnetOwner(pod: Link, hostLinks: Link[], linkNetnsNsid: number | null): string | null {
+  if (pod.kind !== "veth" || pod.linkNetnsId === null || linkNetnsNsid === null) return null;
   for (const h of hostLinks) {
     if (h.kind !== "veth" || h.parentIndex !== pod.index || pod.parentIndex !== h.index) continue;
+    // Ifindexes repeat across namespaces (every fresh netns numbers its first veth 2): the host end's
+    // peer must live in exactly the link netns, which the nsid says.
+    if (h.linkNetnsId !== linkNetnsNsid) continue;
     const m = PODNET_ALIAS.exec(h.alias ?? "");
     if (m && m[2] === pod.name) return m[1]!;
   }
@@ -199,6 +202,7 @@ function checkMovable(t: Takeable): void {
   using src = Socket.open(t.linkNetns);
   using self = Socket.open(t.selfNetns);
   const pods = linkList(src), hosts = linkList(self);
+  const linkNetnsNsid = withNetns(t.selfNetns, () => nsidOf(t.linkNetns));
   const IFF_LOOPBACK = 0x8;
   const taken = t.ifnames.length > 0
     ? t.ifnames
@@ -206,7 +210,7 @@ function checkMovable(t: Takeable): void {
   for (const name of taken) {
     if (t.containerId === null && t.named.includes(name)) continue;
     const pod = pods.find((p) => p.name === name);
-    const owner = pod ? podnetOwner(pod, hosts) : null;
+    const owner = pod ? podnetOwner(pod, hosts, linkNetnsNsid) : null;
     if (owner === null) {
       throw new HookError(
         `refusing to move ${name} from ${t.linkNetns}: it is not the pod end of a podnet veth ` +

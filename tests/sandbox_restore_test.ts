@@ -415,6 +415,43 @@ Deno.test("hook: refuses to move a link that is not the pod end of a podnet veth
   assert.deepEqual(permanent(hw.q), [["169.254.1.1", hw.host.mac]]);
 });
 
+Deno.test("hook: a veth whose ifindexes mirror a podnet pod end but whose peer lives elsewhere is refused (nsid check)", async () => {
+  await using w = world();
+  const hw = hookWorld(w, "podnet-test/ctr1/eth0");
+  const podEnd = ipJson(hw.pod, "link", "show", "eth0")[0];
+  // A decoy in another netns L: eth0 with the pod end's ifindex, its peer (in Z) with the host end's.
+  // Ifindexes alone cannot tell it from the real pod end; only the peer's netns id can.
+  const l = w.netns("decoy"), z = w.netns("z");
+  ip(
+    l,
+    "link",
+    "add",
+    "eth0",
+    "index",
+    String(podEnd.ifindex),
+    "type",
+    "veth",
+    "peer",
+    "name",
+    "zz",
+    "netns",
+    z,
+    "index",
+    String(hw.host.index),
+  );
+  ip(l, "link", "set", "eth0", "up");
+  const pid = await sleeperIn(w, w.path(hw.q));
+  assert.throws(
+    () => runHook(JSON.parse(state(pid)), { linkNetns: w.path(l), selfNetns: hw.nodePath }),
+    /refusing to move eth0 from \/run\/netns\/pnt-\S+: it is not the pod end of a podnet veth/,
+  );
+  assert.deepEqual(ipJson(l, "link", "show").map((x) => x.ifname), ["lo", "eth0"]);
+  assert.deepEqual(ipJson(hw.q, "link", "show").map((x) => x.ifname), ["lo"]);
+  // The genuine pod end is still taken.
+  runHook(JSON.parse(state(pid)), { linkNetns: hw.podPath, selfNetns: hw.nodePath });
+  assert.deepEqual(ipJson(hw.q, "link", "show").map((x) => x.ifname), ["lo", "eth0"]);
+});
+
 Deno.test("hook: refuses the node's own netns as target or link source", async () => {
   await using w = world();
   const hw = hookWorld(w, "podnet-test/ctr1/eth0");

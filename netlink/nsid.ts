@@ -9,7 +9,7 @@
  * @module
  */
 
-import { closeFd, openNetnsFd } from "../netlink/mod.ts";
+import { closeFd, openNetnsFd } from "./netns.ts";
 import { errno, libc, strerror } from "../ffi/libc.ts";
 
 const AF_NETLINK = 16;
