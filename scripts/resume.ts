@@ -201,8 +201,16 @@ export function pingFrom(rt: Runtime, id: string, dst: string, waitS = 1): Promi
 // ---------------------------------------------------------------------------
 // OCI bundles
 
-/** Writes a bundle with a busybox-static rootfs running `args` in the netns at `netns`. */
-export function makeBundle(dir: string, args: string[], netns: string): void {
+/**
+ * Writes a bundle with a busybox-static rootfs running `args`, joining the netns
+ * at `netns` (null: runsc makes a new, empty one), with optional prestart hooks.
+ */
+export function makeBundle(
+  dir: string,
+  args: string[],
+  netns: string | null,
+  prestart: { path: string; args: string[] }[] = [],
+): void {
   Deno.mkdirSync(`${dir}/rootfs/bin`, { recursive: true });
   Deno.mkdirSync(`${dir}/rootfs/proc`, { recursive: true });
   Deno.copyFileSync("/bin/busybox", `${dir}/rootfs/bin/busybox`);
@@ -218,14 +226,18 @@ export function makeBundle(dir: string, args: string[], netns: string): void {
       terminal: false,
     },
     root: { path: "rootfs", readonly: true },
-    hostname: "resume",
+    hostname: "podnet",
     mounts: [{ destination: "/proc", type: "proc", source: "proc" }],
     linux: {
-      namespaces: [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, {
-        type: "network",
-        path: netns,
-      }],
+      namespaces: [
+        { type: "pid" },
+        { type: "ipc" },
+        { type: "uts" },
+        { type: "mount" },
+        netns === null ? { type: "network" } : { type: "network", path: netns },
+      ],
     },
+    ...(prestart.length > 0 ? { hooks: { prestart: prestart.map((h) => ({ ...h, timeout: 30 })) } } : {}),
   };
   Deno.writeTextFileSync(`${dir}/config.json`, JSON.stringify(config, null, 2));
 }

@@ -24,6 +24,7 @@ import {
   withNetns,
 } from "../netlink/mod.ts";
 import { ip, type Ran, runAsync, type World } from "./harness.ts";
+import { makeBundle } from "../scripts/resume.ts";
 
 export const POD_IP = "10.9.0.5";
 export const POD_IP6 = "fd00:9::5";
@@ -133,34 +134,7 @@ export interface RunscOptions {
 export async function runsc(w: World, o: RunscOptions): Promise<Ran> {
   const root = w.tempDir(), bundle = w.tempDir(), empty = w.tempDir();
   const id = `pnt-${w.id}-${seq++}`;
-  Deno.mkdirSync(`${bundle}/rootfs/bin`, { recursive: true });
-  Deno.copyFileSync("/bin/busybox", `${bundle}/rootfs/bin/busybox`);
-  const caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW"];
-  const config = {
-    ociVersion: "1.0.0",
-    process: {
-      user: { uid: 0, gid: 0 },
-      args: o.args,
-      env: ["PATH=/bin"],
-      cwd: "/",
-      capabilities: { bounding: caps, effective: caps, permitted: caps },
-      terminal: false,
-    },
-    root: { path: "rootfs", readonly: true },
-    hostname: "runsc",
-    mounts: [{ destination: "/proc", type: "proc", source: "proc" }],
-    linux: {
-      namespaces: [
-        { type: "pid" },
-        { type: "ipc" },
-        { type: "uts" },
-        { type: "mount" },
-        o.containerNetns ? { type: "network", path: o.containerNetns } : { type: "network" },
-      ],
-    },
-    ...(o.prestart ? { hooks: { prestart: o.prestart.map((h) => ({ ...h, timeout: 30 })) } } : {}),
-  };
-  Deno.writeTextFileSync(`${bundle}/config.json`, JSON.stringify(config));
+  makeBundle(bundle, o.args, o.containerNetns, o.prestart);
   const logs = w.tempDir();
   // Output goes to files, not pipes: a lingering sandbox process would hold a pipe open forever.
   const script =
