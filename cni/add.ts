@@ -19,6 +19,7 @@ import { load } from "../core/load.ts";
 import {
   addrAdd,
   isCurrentNetns,
+  isVethPeer,
   type Link,
   linkAddVeth,
   linkDel,
@@ -67,12 +68,6 @@ export function isOurs(link: Link, alias: string, mac: string): boolean {
   return link.alias === alias || (link.alias === null && link.kind === "veth" && link.mac === mac);
 }
 
-/** Whether `pod` (in the pod netns) is the peer of `host` (in the node netns). */
-export function isPeer(host: Link, pod: Link): boolean {
-  return host.kind === "veth" && pod.kind === "veth" && host.parentIndex === pod.index &&
-    pod.parentIndex === host.index;
-}
-
 function ipOf(cidr: string): string {
   return cidr.slice(0, cidr.indexOf("/"));
 }
@@ -97,7 +92,7 @@ export async function cmdAdd(ctx: Ctx): Promise<Result> {
         `its alias is ${JSON.stringify(existingHost.alias)}, expected ${JSON.stringify(alias)}`,
       );
     }
-    if (existingPod !== null && !isPeer(existingHost, existingPod)) {
+    if (existingPod !== null && !isVethPeer(existingHost, existingPod)) {
       throw new CniError(ERR.invalidEnv, `interface ${env.ifname} already exists in ${env.netns}`);
     }
     // Left over by an ADD that was killed before it finished or rolled back: replace it.

@@ -7,6 +7,7 @@
 
 import {
   addrList,
+  isVethPeer,
   linkFind,
   neighList,
   parseCidr,
@@ -17,7 +18,7 @@ import {
 } from "../netlink/mod.ts";
 import { versionAtLeast } from "./config.ts";
 import { type Ctx, GW4, GW6 } from "./context.ts";
-import { isPeer, openPodSocket } from "./add.ts";
+import { openPodSocket } from "./add.ts";
 import { CniError, ERR } from "./errors.ts";
 import { Ipam } from "./ipam.ts";
 import { hostAlias, hostEnd } from "./names.ts";
@@ -44,7 +45,7 @@ export async function cmdCheck(ctx: Ctx): Promise<void> {
   if (hostLink === null || podLink === null) throw driftError(drift);
 
   if (hostLink.alias !== alias) drift.push(`host interface ${host.name} has alias ${JSON.stringify(hostLink.alias)}`);
-  if (!isPeer(hostLink, podLink)) drift.push(`${env.ifname} is not the veth peer of ${host.name}`);
+  if (!isVethPeer(hostLink, podLink)) drift.push(`${env.ifname} is not the veth peer of ${host.name}`);
   if (!hostLink.up) drift.push(`host interface ${host.name} is down`);
   if (!podLink.up) drift.push(`${env.ifname} is down`);
 

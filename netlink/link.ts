@@ -126,6 +126,15 @@ function indexOf(sock: Socket, ref: LinkRef): number {
   return linkByName(sock, ref).index;
 }
 
+/**
+ * Whether `a` and `b` are the two ends of one veth, as far as ifindexes tell
+ * (each names the other as IFLA_LINK). Ifindexes repeat across namespaces, so
+ * callers that must be exact also compare the peer's netns id (`nsidOf`).
+ */
+export function isVethPeer(a: Link, b: Link): boolean {
+  return a.kind === "veth" && b.kind === "veth" && a.parentIndex === b.index && b.parentIndex === a.index;
+}
+
 /** Kernel rule for interface names (dev_valid_name): 1–15 bytes, no `/`, `:` or whitespace, not `.`/`..`. */
 export function validIfname(name: string): boolean {
   return typeof name === "string" && name.length > 0 && new TextEncoder().encode(name).length <= 15 &&

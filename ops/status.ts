@@ -17,18 +17,19 @@ import {
   addrList,
   canonicalIp,
   ifSysctlKey,
+  isVethPeer,
   type Link,
   linkList,
   type Neigh,
   neighList,
   netnsId,
+  nsidOf,
   type Route,
   routeList,
   Socket,
   sysctlTryRead,
 } from "../netlink/mod.ts";
 import { NETWORK_NAME_RE } from "./files.ts";
-import { nsidOf } from "../netlink/nsid.ts";
 
 export const STATUS_HELP = `usage: podnet status [--json] [--prefix P] [--watch SECONDS [--rounds N]]
 
@@ -219,7 +220,7 @@ function inspect(end: Link, routes: Route[], pod: PodSide | null): Attachment {
   }
 
   // The pod end: the link IFLA_LINK names, in the netns IFLA_LINK_NETNSID names, pointing back at us.
-  const peer = pod?.links.find((l) => l.index === end.parentIndex && l.kind === "veth" && l.parentIndex === end.index);
+  const peer = pod?.links.find((l) => isVethPeer(end, l));
   let pins: Attachment["pins"] = "unknown";
   const pinned: PinState[] = [];
   let podNetns: string | null = null;

@@ -29,7 +29,7 @@ import { int, parseFlags, str, strs, UsageError } from "../core/cli.ts";
 import { ensurePrivateDir } from "../core/fsutil.ts";
 import type { Io } from "../core/io.ts";
 import { captureNetns, DEFAULT_TIMEOUT_MS, type Snapshot, writeSnapshot } from "../core/snapshot.ts";
-import { type Link, linkList, netnsId, nsidOf, Socket, validIfname, withNetns } from "../netlink/mod.ts";
+import { isVethPeer, type Link, linkList, netnsId, nsidOf, Socket, validIfname, withNetns } from "../netlink/mod.ts";
 import { restoreSnapshot } from "./restore.ts";
 
 /** Annotation naming the netns to take the pod's links from (honoured only under --allowed-netns-dir). */
@@ -171,7 +171,7 @@ const PODNET_ALIAS = /^[^/\s]+\/([a-zA-Z0-9][a-zA-Z0-9_.-]*)\/([^/\s:]{1,15})$/;
 function podnetOwner(pod: Link, hostLinks: Link[], linkNetnsNsid: number | null): string | null {
   if (pod.kind !== "veth" || pod.linkNetnsId === null || linkNetnsNsid === null) return null;
   for (const h of hostLinks) {
-    if (h.kind !== "veth" || h.parentIndex !== pod.index || pod.parentIndex !== h.index) continue;
+    if (!isVethPeer(h, pod)) continue;
     // Ifindexes repeat across namespaces (every fresh netns numbers its first veth 2): the host end's
     // peer must live in exactly the link netns, which the nsid says.
     if (h.linkNetnsId !== linkNetnsNsid) continue;
