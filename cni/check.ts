@@ -32,7 +32,7 @@ export async function cmdCheck(ctx: Ctx): Promise<void> {
   }
   if (conf.prevResult === null) throw new CniError(ERR.invalidConfig, "CHECK needs prevResult");
   const prev = parseResult(conf.prevResult, "prevResult");
-  const host = await hostEnd(conf.hostInterfacePrefix, env.containerId, env.ifname);
+  const host = hostEnd(conf.hostInterfacePrefix, env.containerId, env.ifname);
   const alias = hostAlias(conf.name, env.containerId, env.ifname);
   const drift: string[] = [];
   using pod = openPodSocket(env.netns);

@@ -40,7 +40,7 @@ export async function cmdGc(ctx: Ctx): Promise<Attachment[]> {
       const a = parseAlias(l.alias);
       if (a === null || a.network !== conf.name || keep.has(`${a.containerId}/${a.ifname}`)) continue;
       // Only links whose name podnet would derive from the alias: a foreign alias is not a claim.
-      if ((await hostEnd(conf.hostInterfacePrefix, a.containerId, a.ifname)).name !== l.name) continue;
+      if (hostEnd(conf.hostInterfacePrefix, a.containerId, a.ifname).name !== l.name) continue;
       try {
         linkDel(node, l);
       } catch (e) {

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { sha256 } from "../core/sha256.ts";
+
 /** Host-end identity derived from `containerID/ifname`. */
 export interface HostEnd {
   /** prefix + lowercase hex, at most 15 bytes (IFNAMSIZ - 1). */
@@ -34,10 +36,8 @@ export function parseAlias(alias: string | null): { network: string; containerId
 }
 
 /** Derives the host end's name and MAC (SHA-256 of `containerID/ifname`). */
-export async function hostEnd(prefix: string, containerId: string, ifname: string): Promise<HostEnd> {
-  const digest = new Uint8Array(
-    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${containerId}/${ifname}`)),
-  );
+export function hostEnd(prefix: string, containerId: string, ifname: string): HostEnd {
+  const digest = sha256(new TextEncoder().encode(`${containerId}/${ifname}`));
   const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
   const name = prefix + hex.slice(0, 15 - prefix.length);
   // The MACs come from the far end of the digest, so they do not repeat the name's bits.

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { hostAlias, hostEnd, parseAlias } from "./names.ts";
 
-Deno.test("hostEnd is deterministic, at most 15 bytes, with locally administered unicast MACs", async () => {
-  const a = await hostEnd("pn", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "eth0");
-  const b = await hostEnd("pn", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "eth0");
+Deno.test("hostEnd is deterministic, at most 15 bytes, with locally administered unicast MACs", () => {
+  const a = hostEnd("pn", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "eth0");
+  const b = hostEnd("pn", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "eth0");
   assert.deepEqual(a, b);
   assert.match(a.name, /^pn[0-9a-f]{13}$/);
   for (const mac of [a.mac, a.podMac]) {
@@ -11,12 +11,12 @@ Deno.test("hostEnd is deterministic, at most 15 bytes, with locally administered
     assert.equal(parseInt(mac.slice(0, 2), 16) & 3, 2);
   }
   assert.notEqual(a.mac, a.podMac);
-  assert.equal((await hostEnd("podnet1", "c", "eth0")).name.length, 15);
+  assert.equal(hostEnd("podnet1", "c", "eth0").name.length, 15);
 });
 
-Deno.test("hostEnd differs per containerID and per ifname", async () => {
+Deno.test("hostEnd differs per containerID and per ifname", () => {
   const names = new Set<string>();
-  for (const id of ["c1", "c2"]) for (const i of ["eth0", "net1"]) names.add((await hostEnd("pn", id, i)).name);
+  for (const id of ["c1", "c2"]) for (const i of ["eth0", "net1"]) names.add(hostEnd("pn", id, i).name);
   assert.equal(names.size, 4);
 });
 
@@ -27,4 +27,18 @@ Deno.test("parseAlias inverts hostAlias and rejects other aliases", () => {
     ifname: "eth0",
   });
   for (const a of [null, "", "foo", "a/b", "/a/b", "a/b/"]) assert.equal(parseAlias(a), null, String(a));
+});
+
+Deno.test("hostEnd keeps the names and MACs of earlier releases (an upgrade must find existing host ends)", () => {
+  // Values computed with podnet 0.1.0's crypto.subtle implementation.
+  assert.deepEqual(hostEnd("pn", "c1", "eth0"), {
+    name: "pnd72e032fedd94",
+    mac: "8e:32:90:c7:40:d8",
+    podMac: "7a:21:1c:27:39:31",
+  });
+  assert.deepEqual(hostEnd("pn", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "net1"), {
+    name: "pnd20894bbb0dda",
+    mac: "1a:37:94:8c:6f:c8",
+    podMac: "9a:d3:16:7e:e0:69",
+  });
 });

@@ -104,7 +104,7 @@ Deno.test("a host end left by a killed ADD of the same container is replaced by 
       env: { PODNET_TEST_SEAMS: "1", PODNET_TEST_KILL_AT: step },
     }, conf);
     assert.equal(killed.code, 137);
-    const host = (await hostEnd("pn", id, "eth0")).name;
+    const host = hostEnd("pn", id, "eth0").name;
     assert.equal(ipJson(node.ns, "link", "show", "dev", host).length, 1, "the killed ADD left its host end");
     // The IPAM plugin is a process of its own, started before the veth: it finishes the lease even
     // though the ADD that started it was killed, possibly a moment after the kill.
@@ -131,7 +131,7 @@ Deno.test("a host end of another container with the same name is a clear error a
   await using w = world();
   const node = makeNode(w);
   const pod = w.netns("pod");
-  const host = (await hostEnd("pn", "ctr1", "eth0")).name;
+  const host = hostEnd("pn", "ctr1", "eth0").name;
   ip(node.ns, "link", "add", host, "type", "veth", "peer", "name", "foreign0");
   ip(node.ns, "link", "set", host, "alias", "podnet/someone-else/eth0");
   const r = await cni(node, { command: "ADD", netns: w.path(pod) }, netConf(node));

@@ -76,7 +76,7 @@ Deno.test("an ADD killed right after each step is cleaned up by DEL, and the nex
     const r = await cni(node, { ...e, command: "ADD", env: seamEnv({ PODNET_TEST_KILL_AT: step }) }, conf);
     assert.equal(r.code, 137, `${step}: the kill seam did not fire: ${r.stdout}`);
     await mustDel(node, { ...e, command: "DEL" }, conf);
-    assert.equal(linkIn(node.ns, (await hostEnd("pn", e.containerId, "eth0")).name), null, `${step}: host end left`);
+    assert.equal(linkIn(node.ns, hostEnd("pn", e.containerId, "eth0").name), null, `${step}: host end left`);
     await mustAdd(node, { ...e, command: "ADD" }, conf);
     await mustDel(node, { ...e, command: "DEL" }, conf);
   }));
@@ -121,7 +121,7 @@ Deno.test(`${KILLS} ADDs SIGKILLed at a random moment: DEL exits 0 and removes e
     const e = { containerId: id, netns: w.path(pod) };
     const delay = delayFor(i);
     const st = await addKilledAfter(node, id, pod, conf, delay);
-    const host = (await hostEnd("pn", id, "eth0")).name;
+    const host = hostEnd("pn", id, "eth0").name;
     if (st.code === 0) seen.finished++;
     else if (linkIn(node.ns, host) !== null) seen.vethLeft++;
     else if (leases(node.dataDir).length > 0) seen.leaseLeft++;
