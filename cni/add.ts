@@ -9,8 +9,9 @@
  * end is configured with one RTM_NEWLINK, and the pod end's index comes from
  * the host end's IFLA_LINK instead of a lookup. The peer is created under its
  * final name (CNI_IFNAME) and MAC, so no rename request is needed. The IPAM
- * plugin runs as a process while the veth is created; only addresses, routes
- * and per-family sysctls wait for its result.
+ * plugin is started first and runs as a process while everything else is
+ * checked and the veth created; only addresses, routes and per-family
+ * sysctls wait for its result.
  *
  * @module
  */
@@ -77,48 +78,54 @@ export async function cmdAdd(ctx: Ctx): Promise<Result> {
   const { env, conf, log, seam } = ctx;
   checkAliasLength(conf.name, env.containerId, env.ifname);
   const alias = hostAlias(conf.name, env.containerId, env.ifname);
-  const host = await hostEnd(conf.hostInterfacePrefix, env.containerId, env.ifname);
-  using pod = openPodSocket(env.netns);
-  using node = Socket.open();
+  // IPAM first: its plugin is a process of its own (tens of milliseconds, the longest step of an
+  // ADD), so it runs while the names are derived, the sockets opened, the leftovers checked and the
+  // veth made. Only addresses, routes and the per-family sysctls wait for its result. A check below
+  // that fails rolls the lease back like any later failure.
+  const ipam = await Ipam.open(ctx);
+  const undo = new Rollback();
+  let pending = await ipam.startAdd();
+  undo.push(`IPAM ${ipam.type} DEL`, async () => {
+    await pending.done.catch(() => {}); // whatever it did must have finished before DEL
+    await ipam.del();
+  });
+  // Closed after the rollback, which needs them (a `using` inside the try would close them first).
+  const sockets: Socket[] = [];
+  try {
+    const host = hostEnd(conf.hostInterfacePrefix, env.containerId, env.ifname);
+    const pod = openPodSocket(env.netns);
+    sockets.push(pod);
+    const node = Socket.open();
+    sockets.push(node);
 
-  const existingPod = linkFind(pod, env.ifname);
-  const existingHost = linkFind(node, host.name);
-  let replacedLeftover = false;
-  if (existingHost !== null) {
-    if (!isOurs(existingHost, alias, host.mac)) {
-      throw new CniError(
-        ERR.internal,
-        `host interface ${host.name} already exists and is not this attachment's`,
-        `its alias is ${JSON.stringify(existingHost.alias)}, expected ${JSON.stringify(alias)}`,
-      );
-    }
-    if (existingPod !== null && !isVethPeer(existingHost, existingPod)) {
+    const existingPod = linkFind(pod, env.ifname);
+    const existingHost = linkFind(node, host.name);
+    if (existingHost !== null) {
+      if (!isOurs(existingHost, alias, host.mac)) {
+        throw new CniError(
+          ERR.internal,
+          `host interface ${host.name} already exists and is not this attachment's`,
+          `its alias is ${JSON.stringify(existingHost.alias)}, expected ${JSON.stringify(alias)}`,
+        );
+      }
+      if (existingPod !== null && !isVethPeer(existingHost, existingPod)) {
+        throw new CniError(ERR.invalidEnv, `interface ${env.ifname} already exists in ${env.netns}`);
+      }
+      // Left over by an ADD that was killed before it finished or rolled back: replace it.
+      log.warn("replacing leftover host interface", { host: host.name });
+      try {
+        linkDel(node, existingHost);
+      } catch (e) {
+        if (!(e instanceof NetlinkError && e.notFound)) throw e;
+      }
+      // The leftover's lease has the same containerID/ifname, so host-local refused the ADD above
+      // as a duplicate: release it, then ask again.
+      await pending.done.catch(() => {});
+      await ipam.del();
+      pending = await ipam.startAdd();
+    } else if (existingPod !== null) {
       throw new CniError(ERR.invalidEnv, `interface ${env.ifname} already exists in ${env.netns}`);
     }
-    // Left over by an ADD that was killed before it finished or rolled back: replace it.
-    log.warn("replacing leftover host interface", { host: host.name });
-    try {
-      linkDel(node, existingHost);
-    } catch (e) {
-      if (!(e instanceof NetlinkError && e.notFound)) throw e;
-    }
-    replacedLeftover = true;
-  } else if (existingPod !== null) {
-    throw new CniError(ERR.invalidEnv, `interface ${env.ifname} already exists in ${env.netns}`);
-  }
-
-  const ipam = await Ipam.open(ctx);
-  // The leftover's lease has the same containerID/ifname; host-local refuses a second one.
-  if (replacedLeftover) await ipam.del();
-  const undo = new Rollback();
-  try {
-    // IPAM runs as its own process while the veth is created and brought up: both take tens of
-    // milliseconds, neither needs the other. Only addresses, routes and the per-family sysctls wait.
-    const pending = await ipam.startAdd();
-    undo.push(`IPAM ${ipam.type} DEL`, async () => {
-      await pending.done.catch(() => {}); // whatever it did must have finished before DEL
-      await ipam.del();
-    });
 
     const hostLink = linkAddVeth(node, {
       name: host.name,
@@ -233,6 +240,8 @@ export async function cmdAdd(ctx: Ctx): Promise<Result> {
     const failed = await undo.run();
     if (failed.length) log.error("rollback incomplete", { failed });
     throw e;
+  } finally {
+    for (const s of sockets) s.close();
   }
 }
 

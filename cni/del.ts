@@ -17,8 +17,6 @@ import { hostAlias, hostEnd } from "./names.ts";
 /** Runs DEL. */
 export async function cmdDel(ctx: Ctx): Promise<void> {
   const { env, conf, log } = ctx;
-  const host = await hostEnd(conf.hostInterfacePrefix, env.containerId, env.ifname);
-  const alias = hostAlias(conf.name, env.containerId, env.ifname);
   // IPAM DEL runs as its own process while the veth goes (deleting a link waits for an RCU grace
   // period: tens of milliseconds). A failure of either is reported after both have run.
   let ipamError: unknown = null;
@@ -30,6 +28,8 @@ export async function cmdDel(ctx: Ctx): Promise<void> {
   }
   let linkError: unknown = null;
   try {
+    const host = hostEnd(conf.hostInterfacePrefix, env.containerId, env.ifname);
+    const alias = hostAlias(conf.name, env.containerId, env.ifname);
     using node = Socket.open();
     const link = linkFind(node, host.name);
     if (link !== null && isOurs(link, alias, host.mac)) {
