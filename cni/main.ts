@@ -8,7 +8,7 @@
  */
 
 import type { Io } from "../core/io.ts";
-import { load } from "../core/load.ts";
+import { bundled, load } from "../core/load.ts";
 import { fileLogger, Logger } from "../core/log.ts";
 import { CNI_VERSIONS } from "../core/version.ts";
 import { type CniEnv, decodeConfig, type NetConf, parseConfig, parseEnv } from "./config.ts";
@@ -160,6 +160,8 @@ function opFields(
     // The config's field names only: its values can hold secrets (DESIGN.md).
     configFields: conf ? Object.keys(conf.raw).sort() : [],
     durationMs: Math.round((performance.now() - started) * 100) / 100,
+    // Which code ran: the bundle (scripts/bundle.ts) or the sources (no bundle, or an outdated one).
+    runFrom: bundled() ? "dist/cni.js" : "source",
   };
 }
 

@@ -32,7 +32,31 @@ export const ON_DEMAND = [
 /** One of `ON_DEMAND`. */
 export type OnDemand = typeof ON_DEMAND[number];
 
+/** Modules a bundle carries inside itself (`provide`); null when running from source. */
+let provided: Map<string, unknown> | null = null;
+
+/**
+ * Registers the modules a bundle contains (cni/entry.ts → dist/cni.js).
+ * From then on `load` serves only these: importing a source file beside them
+ * would create a second copy of every module it shares with the bundle (a
+ * second `NetlinkError` class that `instanceof` does not recognise), so a
+ * path the bundle lacks is an error, not a silent fallback.
+ */
+export function provide(mods: Partial<Record<OnDemand, unknown>>): void {
+  provided = new Map(Object.entries(mods));
+}
+
+/** Whether this process runs a bundle (`provide` was called). */
+export function bundled(): boolean {
+  return provided !== null;
+}
+
 /** `import()` of `path` (from the repository root), resolved only now; `T` is `typeof import(path)`. */
 export function load<T>(path: OnDemand): Promise<T> {
+  if (provided !== null) {
+    const m = provided.get(path);
+    if (m === undefined) return Promise.reject(new Error(`${path} is not part of this bundle`));
+    return Promise.resolve(m as T);
+  }
   return import(new URL(path, ROOT).href) as Promise<T>;
 }

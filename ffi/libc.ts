@@ -18,6 +18,7 @@ export const libc = lazyDlopen(
     strerror: { parameters: ["i32"], result: "pointer" },
     if_nametoindex: { parameters: ["buffer"], result: "u32" },
     getpid: { parameters: [], result: "i32" },
+    stat: { parameters: ["buffer", "buffer"], result: "i32" },
     gettid: { parameters: [], result: "i32" },
     socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
     sendto: {
@@ -81,6 +82,10 @@ export const PIPE_CAPACITY = 65536;
 export const EINTR = 4;
 
 /** open(2) flags and namespace constants from the kernel headers. */
+/** sizeof(struct stat) on x86_64, and where st_size and st_mtim (sec, nsec) sit in it. */
+export const STAT_SIZE = 144;
+export const STAT_ST_SIZE = 48;
+export const STAT_ST_MTIM = 88;
 export const O_RDONLY = 0;
 export const O_CLOEXEC = 0o2000000;
 export const CLONE_NEWNET = 0x40000000;

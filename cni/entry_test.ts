@@ -1,0 +1,28 @@
+import assert from "node:assert/strict";
+import { type BundleManifest, staleSource } from "./entry.ts";
+
+const manifest: BundleManifest = {
+  deno: "2.9.6",
+  sources: [["cni/add.ts", "10:1.000000001"], ["core/io.ts", "20:2.000000002"]],
+};
+
+Deno.test("staleSource: null while every stamp matches, else the first source that differs or is gone", () => {
+  const stamps: Record<string, string | null> = {
+    "/r/cni/add.ts": "10:1.000000001",
+    "/r/core/io.ts": "20:2.000000002",
+  };
+  const stamp = (p: string): string | null => stamps[p] ?? null;
+  assert.equal(staleSource("/r/", manifest, stamp), null);
+  stamps["/r/core/io.ts"] = "20:2.000000003"; // touched: same size, newer mtime
+  assert.equal(staleSource("/r/", manifest, stamp), "core/io.ts changed");
+  stamps["/r/cni/add.ts"] = null;
+  assert.equal(staleSource("/r/", manifest, stamp), "cni/add.ts is gone");
+});
+
+Deno.test("staleSource: a manifest without sources never counts as up to date", () => {
+  assert.equal(staleSource("/r/", { deno: "2.9.6", sources: [] }, () => "x"), "its manifest lists no sources");
+  assert.equal(
+    staleSource("/r/", { deno: "2.9.6" } as unknown as BundleManifest, () => "x"),
+    "its manifest lists no sources",
+  );
+});

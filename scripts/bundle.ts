@@ -1,0 +1,121 @@
+/**
+ * Builds `dist/cni.js`, the CNI role (cni/entry.ts) as one JavaScript file,
+ * with `deno bundle`, and `dist/cni.json`, the list of sources it was built
+ * from (path, size, mtime) that the bundle checks before it runs. The
+ * launcher runs the bundle for CNI calls when it exists; see cni/entry.ts.
+ *
+ * `deno bundle` uses esbuild, which Deno fetches from the npm registry into
+ * DENO_DIR the first time.
+ *
+ * Usage: deno run -A scripts/bundle.ts [--check]
+ *   --check  exit 1 (saying why) when dist/cni.js is missing or older than its sources
+ *
+ * @module
+ */
+
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseFlags } from "../core/cli.ts";
+import { writeFileAtomic } from "../core/fsutil.ts";
+import { type BundleManifest, staleSource } from "../cni/entry.ts";
+import { fileStamp } from "../core/stamp.ts";
+
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+const ENTRY = join(ROOT, "cni/entry.ts");
+
+const HELP = `usage: scripts/bundle.ts [--check]
+
+Bundles cni/entry.ts into dist/cni.js with deno bundle, and writes dist/cni.json, the sources it
+was built from. The launcher runs the bundle for CNI calls; a bundle whose sources have changed
+since runs main.ts from source instead and says so on stderr.
+  --check  only say whether dist/cni.js is up to date (exit 1 when not)
+`;
+
+function denoRun(args: string[]): { ok: boolean; stdout: string; stderr: string } {
+  const out = new Deno.Command(Deno.execPath(), {
+    args,
+    env: { DENO_DIR: Deno.env.get("DENO_DIR") || join(ROOT, ".cache/deno"), DENO_NO_UPDATE_CHECK: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).outputSync();
+  const dec = new TextDecoder();
+  // deno-lint-ignore no-control-regex
+  const plain = (b: Uint8Array): string => dec.decode(b).replace(/\x1b\[[0-9;]*m/g, "");
+  return { ok: out.success, stdout: plain(out.stdout), stderr: plain(out.stderr) };
+}
+
+/** The checkout's own modules in the entry's graph, as paths from the repository root. */
+export function localSources(): string[] {
+  const info = denoRun(["info", "--json", "--no-config", "--no-lock", ENTRY]);
+  if (!info.ok) throw new Error(`deno info ${ENTRY} failed: ${info.stderr.trim()}`);
+  const graph = JSON.parse(info.stdout) as { modules: { specifier: string }[] };
+  return graph.modules
+    .map((m) => m.specifier)
+    .filter((s) => s.startsWith("file://"))
+    .map((s) => relative(ROOT, fileURLToPath(s)))
+    .sort();
+}
+
+/** The stamps (size, mtime) of `paths` now. */
+function manifestOf(paths: string[]): BundleManifest {
+  return {
+    deno: Deno.version.deno,
+    sources: paths.map((p) => {
+      const stamp = fileStamp(join(ROOT, p));
+      if (stamp === null) throw new Error(`cannot stat ${p}`);
+      return [p, stamp];
+    }),
+  };
+}
+
+/** Runs the build (or the check); returns the exit code. */
+export function bundle(args: string[], say: (line: string) => void): number {
+  const { values } = parseFlags("bundle", args, { check: { type: "boolean" } });
+  if (values.help) {
+    say(HELP.trimEnd());
+    return 0;
+  }
+  const outDir = join(ROOT, "dist");
+  const js = join(outDir, "cni.js"), json = join(outDir, "cni.json");
+  if (values.check) {
+    let why: string | null;
+    try {
+      Deno.statSync(js);
+      why = staleSource(`${ROOT}/`, JSON.parse(Deno.readTextFileSync(json)));
+    } catch (e) {
+      why = e instanceof Error ? e.message : String(e);
+    }
+    say(why === null ? `bundle: ${js} is up to date` : `bundle: ${js} is out of date: ${why}`);
+    return why === null ? 0 : 1;
+  }
+  // Sizes and mtimes are taken before bundling: a file edited meanwhile then no longer matches,
+  // so the bundle errs towards "out of date", never towards running old code as new.
+  const manifest = manifestOf(localSources());
+  Deno.mkdirSync(outDir, { recursive: true });
+  const tmp = join(outDir, `.cni.js.${Deno.pid}`);
+  try {
+    const built = denoRun(["bundle", "--no-config", "--no-lock", "--platform", "deno", "--output", tmp, ENTRY]);
+    if (!built.ok) {
+      say(`bundle: deno bundle failed:\n${built.stderr.trim()}`);
+      return 1;
+    }
+    // The manifest first: a bundle next to an older manifest only runs from source.
+    const lines = manifest.sources.map((s) => `  ${JSON.stringify(s)}`).join(",\n");
+    writeFileAtomic(json, `{ "deno": ${JSON.stringify(manifest.deno)}, "sources": [\n${lines}\n] }\n`, 0o644);
+    Deno.chmodSync(tmp, 0o644);
+    Deno.renameSync(tmp, js);
+  } finally {
+    try {
+      Deno.removeSync(tmp);
+    } catch {
+      // renamed into place, or never written
+    }
+  }
+  say(`bundle: wrote ${js} (${manifest.sources.length} modules, ${Deno.statSync(js).size} bytes)`);
+  return 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(bundle(Deno.args, (l) => console.log(l)));
+}
