@@ -108,11 +108,21 @@ export function shellQuote(s: string): string {
 }
 
 /**
- * A launcher that execs a checkout's `bin/podnet`. Used where `deno compile`
- * cannot produce dist/podnet (it needs the denort runtime downloaded).
+ * A launcher for the checkout at `root`: it names the checkout and sources
+ * its `bin/launch.sh`, which execs Deno, so a CNI call starts one shell, not
+ * two (`exec bin/podnet` would start a second one: ~3 ms). Used where
+ * `deno compile` cannot produce dist/podnet (it needs the denort runtime).
  */
-export function buildLauncher(checkoutLauncher: string): string {
-  return `#!/bin/sh\n${LAUNCHER_MARKER}\nexec ${shellQuote(checkoutLauncher)} "$@"\n`;
+export function buildLauncher(root: string): string {
+  const missing = `podnet: no podnet checkout at ${root} (bin/launch.sh is missing); run podnet install again`;
+  return [
+    "#!/bin/sh",
+    LAUNCHER_MARKER,
+    `root=${shellQuote(root)}`,
+    `[ -r "$root/bin/launch.sh" ] || { echo ${shellQuote(missing)} >&2; exit 1; }`,
+    '. "$root/bin/launch.sh"',
+    "",
+  ].join("\n");
 }
 
 /** Pretty JSON as written to disk (trailing newline). */

@@ -40,7 +40,7 @@ nothing that is already right.
 
 The binary is this program itself when it is a compiled podnet, else the
 checkout's dist/podnet (scripts/compile.ts), else a small launcher script that
-execs the checkout's bin/podnet (deno compile needs the denort runtime, which
+runs the checkout's bin/launch.sh (deno compile needs the denort runtime, which
 cannot always be downloaded).
 
   --cni-bin-dir DIR     where runtimes look for plugins (default /opt/cni/bin)
@@ -126,7 +126,7 @@ export interface InstallOptions {
 /** Where the installed binary's bytes come from. */
 export interface BinarySource {
   kind: "compiled" | "dist" | "launcher";
-  /** File copied, or the checkout launcher the script execs. */
+  /** File copied, or the checkout's bin/launch.sh that the launcher script sources. */
   path: string;
   data: Uint8Array;
 }
@@ -150,8 +150,8 @@ export function podnetSource(): BinarySource {
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
-  const launcher = `${root}/bin/podnet`;
-  return { kind: "launcher", path: launcher, data: new TextEncoder().encode(buildLauncher(launcher)) };
+  const launcher = `${root}/bin/launch.sh`;
+  return { kind: "launcher", path: launcher, data: new TextEncoder().encode(buildLauncher(root)) };
 }
 
 async function sha256(data: Uint8Array): Promise<string> {
@@ -193,7 +193,7 @@ export async function planInstall(o: InstallOptions): Promise<InstallPlan> {
   const binPath = `${o.cniBinDir}/${BIN_NAME}`;
   const files: PlannedFile[] = [];
   const how = src.kind === "launcher"
-    ? `launcher script exec'ing ${src.path} (no dist/podnet: deno compile needs the denort runtime)`
+    ? `launcher script that sources ${src.path} (no dist/podnet: deno compile needs the denort runtime)`
     : src.kind === "dist"
     ? `copy of ${src.path} (compiled)`
     : `copy of this compiled binary ${src.path}`;

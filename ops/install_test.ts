@@ -41,7 +41,7 @@ Deno.test("install writes the binary, 10-podnet.conflist and the hook, and a sec
   try {
     const r = await podnet("install", ...d.args, "--subnet", "10.244.1.0/24", "--subnet", "fd00:244:1::/64");
     assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /launcher script exec'ing .*bin\/podnet/);
+    assert.match(r.out, /launcher script that sources .*bin\/launch\.sh/);
     assert.deepEqual(tree(d.root), [
       `/etc/cni/net.d/${CONFLIST_NAME}`,
       `/hooks.d/${HOOK_NAME}`,
@@ -122,6 +122,18 @@ Deno.test("the installed launcher runs podnet from a bare environment", async ()
   }
 });
 
+Deno.test("a launcher whose checkout is gone says so and exits 1", async () => {
+  const d = Deno.makeTempDirSync({ prefix: "podnet-test-launcher-" });
+  try {
+    Deno.writeTextFileSync(`${d}/podnet`, buildLauncher(`${d}/gone`), { mode: 0o755 });
+    const out = await new Deno.Command(`${d}/podnet`, { args: ["--version"], clearEnv: true, cwd: "/" }).output();
+    assert.equal(out.code, 1);
+    assert.match(new TextDecoder().decode(out.stderr), /no podnet checkout at .*\/gone \(bin\/launch\.sh is missing\)/);
+  } finally {
+    Deno.removeSync(d, { recursive: true });
+  }
+});
+
 Deno.test("uninstall removes exactly what install wrote and keeps a file changed since", async () => {
   const d = dirs();
   try {
@@ -155,7 +167,7 @@ Deno.test("uninstall without the install record removes only files recognisably 
   try {
     Deno.mkdirSync(d.bin, { recursive: true });
     Deno.mkdirSync(d.conf, { recursive: true });
-    Deno.writeTextFileSync(`${d.bin}/podnet`, buildLauncher("/somewhere/bin/podnet"));
+    Deno.writeTextFileSync(`${d.bin}/podnet`, buildLauncher("/somewhere"));
     Deno.writeTextFileSync(`${d.conf}/${CONFLIST_NAME}`, JSON.stringify({ name: "x", plugins: [{ type: "bridge" }] }));
     const steps = await planUninstall({ cniBinDir: d.bin, cniConfDir: d.conf, hooksDir: d.hooks });
     assert.deepEqual(steps.map((s) => [s.role, s.action]), [["conflist", "keep"], ["hook", "absent"], [

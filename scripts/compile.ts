@@ -1,6 +1,6 @@
 /**
  * Builds `dist/podnet`, a single executable of `main.ts`, with `deno compile`
- * and the launcher's permissions (read from `bin/podnet`, so the two cannot
+ * and the launcher's permissions (read from `bin/launch.sh`, so the two cannot
  * drift apart).
  *
  * `deno compile` needs `denort`, the runtime it appends the program to. Deno
@@ -25,7 +25,7 @@ const TARGET = "x86_64-unknown-linux-gnu";
 
 const HELP = `usage: scripts/compile.ts [--out FILE] [--timeout-ms N] [--print-command] [--verbose]
 
-Runs deno compile on main.ts with bin/podnet's permissions and writes FILE (default dist/podnet).
+Runs deno compile on main.ts with bin/launch.sh's permissions and writes FILE (default dist/podnet).
 Set DENORT_BIN to a local denort ${Deno.version.deno} (${TARGET}) when Deno's servers are unreachable.
   --timeout-ms N     give up after N ms (default 60000)
   --print-command    print the deno compile command and exit
@@ -33,7 +33,7 @@ Set DENORT_BIN to a local denort ${Deno.version.deno} (${TARGET}) when Deno's se
 `;
 
 /** The `--allow-*` flags of the launcher's `exec` line. */
-export function launcherPermissions(launcher = join(ROOT, "bin/podnet")): string[] {
+export function launcherPermissions(launcher = join(ROOT, "bin/launch.sh")): string[] {
   // Only the exec command counts (with its backslash continuations), not comments.
   const exec = Deno.readTextFileSync(launcher).replace(/\\\n/g, " ").split("\n").find((l) => /^\s*exec\s/.test(l));
   const flags = [...new Set(exec?.match(/--allow-[a-z-]+/g) ?? [])];

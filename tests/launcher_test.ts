@@ -174,7 +174,9 @@ Deno.test("compile.ts builds with the launcher's permissions", async () => {
 async function checkPermissions(denoDir: string): Promise<void> {
   const r = await runCompile(compileEnv(denoDir, "http://127.0.0.1:1"), "--print-command", "--out", "/x/p");
   assert.equal(r.code, 0, r.stderr);
-  const launcher = Deno.readTextFileSync(PODNET).split("\n").filter((l) => !l.trimStart().startsWith("#")).join("\n");
+  const launcher = Deno.readTextFileSync(`${ROOT}/bin/launch.sh`).split("\n").filter((l) =>
+    !l.trimStart().startsWith("#")
+  ).join("\n");
   const perms = [...new Set(launcher.match(/--allow-[a-z-]+/g))];
   assert.ok(perms.length > 0);
   const cmd = r.stdout.trim().split(" ");

@@ -1,0 +1,19 @@
+# podnet launcher, common part: sourced (`. "$root/bin/launch.sh"`, no extra
+# process) by bin/podnet and by the launcher `podnet install` writes, with
+# `root` set to the checkout. Runs podnet with its permissions under a bare
+# environment (no HOME, cwd /), as container runtimes call plugins.
+deno=${PODNET_DENO:-$root/.tools/node_modules/@deno/linux-x64-glibc/deno}
+if [ ! -x "$deno" ]; then
+  echo "podnet: Deno not found at $deno (run scripts/setup.sh or set PODNET_DENO)" >&2
+  exit 1
+fi
+export DENO_DIR="${DENO_DIR:-$root/.cache/deno}"
+export DENO_NO_UPDATE_CHECK=1 DENO_NO_PROMPT=1
+# A CNI call runs dist/cni.js when it exists: the CNI role bundled into one file (scripts/bundle.ts),
+# ~10 ms faster to load than its ~35 modules. It checks that it matches the sources, else runs main.ts.
+main=$root/main.ts
+if [ -n "${CNI_COMMAND:-}" ] && [ -f "$root/dist/cni.js" ]; then main=$root/dist/cni.js; fi
+# --allow-all: Deno grants /proc/sys (per-interface sysctls) only with all permissions, and
+# --allow-ffi already gives the process everything a narrower list would withhold.
+exec "$deno" run --quiet --no-config --no-lock --cached-only --no-prompt --allow-all \
+  "$main" "$@"
