@@ -16,6 +16,7 @@
  */
 
 import { withNetns } from "../netlink/netns.ts";
+import { buildLauncher } from "../ops/files.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const N = Number(Deno.env.get("BENCH_N") ?? 20);
@@ -50,7 +51,8 @@ function netns(name: string): string {
 
 const binDir = `${tmp}/bin`;
 Deno.mkdirSync(binDir);
-Deno.symlinkSync(`${root}/bin/podnet`, `${binDir}/podnet`);
+// The plugin as `podnet install` puts it into a CNI bin dir (a launcher naming this checkout).
+Deno.writeTextFileSync(`${binDir}/podnet`, buildLauncher(root), { mode: 0o755 });
 /** A node netns with its addresses on lo; returns its path. */
 function makeNode(name: string): string {
   const node = netns(name);

@@ -93,9 +93,26 @@ export function bundle(args: string[], say: (line: string) => void): number {
   // so the bundle errs towards "out of date", never towards running old code as new.
   const manifest = manifestOf(localSources());
   Deno.mkdirSync(outDir, { recursive: true });
-  const tmp = join(outDir, `.cni.js.${Deno.pid}`);
+  // Built under its final name in a private dir (the map's name is written into the bundle), then
+  // moved into place: a failed or killed build never leaves a partial dist/cni.js.
+  const tmp = Deno.makeTempDirSync({ dir: outDir, prefix: ".build-" });
   try {
-    const built = denoRun(["bundle", "--no-config", "--no-lock", "--platform", "deno", "--output", tmp, ENTRY]);
+    // Minified (~80 KB instead of ~140 KB: ~1.5 ms less for Deno to load), with names kept for error
+    // messages and a source map beside it, which Deno reads only to print a stack trace.
+    const built = denoRun([
+      "bundle",
+      "--no-config",
+      "--no-lock",
+      "--platform",
+      "deno",
+      "--minify",
+      "--keep-names",
+      "--sourcemap",
+      "linked",
+      "--output",
+      join(tmp, "cni.js"),
+      ENTRY,
+    ]);
     if (!built.ok) {
       say(`bundle: deno bundle failed:\n${built.stderr.trim()}`);
       return 1;
@@ -103,14 +120,12 @@ export function bundle(args: string[], say: (line: string) => void): number {
     // The manifest first: a bundle next to an older manifest only runs from source.
     const lines = manifest.sources.map((s) => `  ${JSON.stringify(s)}`).join(",\n");
     writeFileAtomic(json, `{ "deno": ${JSON.stringify(manifest.deno)}, "sources": [\n${lines}\n] }\n`, 0o644);
-    Deno.chmodSync(tmp, 0o644);
-    Deno.renameSync(tmp, js);
-  } finally {
-    try {
-      Deno.removeSync(tmp);
-    } catch {
-      // renamed into place, or never written
+    for (const f of ["cni.js.map", "cni.js"]) {
+      Deno.chmodSync(join(tmp, f), 0o644);
+      Deno.renameSync(join(tmp, f), join(outDir, f));
     }
+  } finally {
+    Deno.removeSync(tmp, { recursive: true });
   }
   say(`bundle: wrote ${js} (${manifest.sources.length} modules, ${Deno.statSync(js).size} bytes)`);
   return 0;
