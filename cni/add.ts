@@ -38,8 +38,8 @@ import {
 import { checkAliasLength } from "./config.ts";
 import { type Ctx, GW4, GW6 } from "./context.ts";
 import { CniError, ERR } from "./errors.ts";
-import { Ipam } from "./ipam.ts";
-import { hostAlias, hostEnd } from "./names.ts";
+import { Ipam, type Pending } from "./ipam.ts";
+import { hostAlias, type HostEnd, hostEnd } from "./names.ts";
 import { familyOfCidr, parseResult, type Result, type ResultRoute } from "./result.ts";
 import { Rollback } from "./rollback.ts";
 
@@ -73,6 +73,47 @@ function ipOf(cidr: string): string {
   return cidr.slice(0, cidr.indexOf("/"));
 }
 
+/** What ADD finds before it changes anything: the host end's identity, one socket per netns, a leftover. */
+interface Inspected {
+  host: HostEnd;
+  pod: Socket;
+  node: Socket;
+  /** A host end of this attachment left by an interrupted ADD (to be replaced), else null. */
+  leftover: Link | null;
+}
+
+/**
+ * Opens one socket per netns (also pushed onto `sockets`, which the caller
+ * closes) and checks that the attachment can be made: CNI_NETNS is another
+ * netns, CNI_IFNAME is free there, and a host end of the same name, if any, is
+ * this attachment's (then it is the `leftover`). Throws the CNI error otherwise.
+ */
+function inspect(ctx: Ctx, alias: string, sockets: Socket[]): Inspected {
+  const { env, conf } = ctx;
+  const host = hostEnd(conf.hostInterfacePrefix, env.containerId, env.ifname);
+  const pod = openPodSocket(env.netns);
+  sockets.push(pod);
+  const node = Socket.open();
+  sockets.push(node);
+  const existingPod = linkFind(pod, env.ifname);
+  const existingHost = linkFind(node, host.name);
+  if (existingHost !== null) {
+    if (!isOurs(existingHost, alias, host.mac)) {
+      throw new CniError(
+        ERR.internal,
+        `host interface ${host.name} already exists and is not this attachment's`,
+        `its alias is ${JSON.stringify(existingHost.alias)}, expected ${JSON.stringify(alias)}`,
+      );
+    }
+    if (existingPod !== null && !isVethPeer(existingHost, existingPod)) {
+      throw new CniError(ERR.invalidEnv, `interface ${env.ifname} already exists in ${env.netns}`);
+    }
+  } else if (existingPod !== null) {
+    throw new CniError(ERR.invalidEnv, `interface ${env.ifname} already exists in ${env.netns}`);
+  }
+  return { host, pod, node, leftover: existingHost };
+}
+
 /** Runs ADD; returns the result in podnet's internal shape. */
 export async function cmdAdd(ctx: Ctx): Promise<Result> {
   const { env, conf, log, seam } = ctx;
@@ -82,9 +123,22 @@ export async function cmdAdd(ctx: Ctx): Promise<Result> {
   // ADD), so it runs while the names are derived, the sockets opened, the leftovers checked and the
   // veth made. Only addresses, routes and the per-family sysctls wait for its result. A check below
   // that fails rolls the lease back like any later failure.
-  const ipam = await Ipam.open(ctx);
+  let ipam: Ipam, pending: Pending<Result>;
+  try {
+    ipam = await Ipam.open(ctx);
+    pending = await ipam.startAdd();
+  } catch (e) {
+    // The checks of CNI_NETNS and the interfaces come first in what a failed ADD reports (code 4
+    // for a bad netns whatever the IPAM config): when IPAM cannot even start, run them for their error.
+    const opened: Socket[] = [];
+    try {
+      inspect(ctx, alias, opened);
+    } finally {
+      for (const s of opened) s.close();
+    }
+    throw e;
+  }
   const undo = new Rollback();
-  let pending = await ipam.startAdd();
   undo.push(`IPAM ${ipam.type} DEL`, async () => {
     await pending.done.catch(() => {}); // whatever it did must have finished before DEL
     await ipam.del();
@@ -92,29 +146,12 @@ export async function cmdAdd(ctx: Ctx): Promise<Result> {
   // Closed after the rollback, which needs them (a `using` inside the try would close them first).
   const sockets: Socket[] = [];
   try {
-    const host = hostEnd(conf.hostInterfacePrefix, env.containerId, env.ifname);
-    const pod = openPodSocket(env.netns);
-    sockets.push(pod);
-    const node = Socket.open();
-    sockets.push(node);
-
-    const existingPod = linkFind(pod, env.ifname);
-    const existingHost = linkFind(node, host.name);
-    if (existingHost !== null) {
-      if (!isOurs(existingHost, alias, host.mac)) {
-        throw new CniError(
-          ERR.internal,
-          `host interface ${host.name} already exists and is not this attachment's`,
-          `its alias is ${JSON.stringify(existingHost.alias)}, expected ${JSON.stringify(alias)}`,
-        );
-      }
-      if (existingPod !== null && !isVethPeer(existingHost, existingPod)) {
-        throw new CniError(ERR.invalidEnv, `interface ${env.ifname} already exists in ${env.netns}`);
-      }
+    const { host, pod, node, leftover } = inspect(ctx, alias, sockets);
+    if (leftover !== null) {
       // Left over by an ADD that was killed before it finished or rolled back: replace it.
       log.warn("replacing leftover host interface", { host: host.name });
       try {
-        linkDel(node, existingHost);
+        linkDel(node, leftover);
       } catch (e) {
         if (!(e instanceof NetlinkError && e.notFound)) throw e;
       }
@@ -123,8 +160,6 @@ export async function cmdAdd(ctx: Ctx): Promise<Result> {
       await pending.done.catch(() => {});
       await ipam.del();
       pending = await ipam.startAdd();
-    } else if (existingPod !== null) {
-      throw new CniError(ERR.invalidEnv, `interface ${env.ifname} already exists in ${env.netns}`);
     }
 
     const hostLink = linkAddVeth(node, {
