@@ -249,9 +249,13 @@ Deno.test("a restore that fails after moving the link moves it back, configured,
   await using w = world();
   const pw = calicoPod(w);
   const q = w.netns("q");
-  // IPv4 view: the IPv6 link-local address comes back asynchronously (with carrier) after a move.
-  const v4 =
-    (): unknown => [ipJson(pw.pod, "-4", "addr", "show"), ipJson(pw.pod, "-4", "route", "show"), permanent(pw.pod)];
+  // IPv4 view: the IPv6 link-local address comes back asynchronously (with carrier) after a move, and so do the
+  // link's NO-CARRIER flag and operstate (the kernel's linkwatch settles them up to a second later).
+  const v4 = (): unknown => [
+    ipJson(pw.pod, "-4", "addr", "show").map((l) => [l.ifname, l.mtu, l.address, l.addr_info]),
+    ipJson(pw.pod, "-4", "route", "show"),
+    permanent(pw.pod),
+  ];
   const before = v4();
   const text = snapshotOf({
     name: "eth0",
