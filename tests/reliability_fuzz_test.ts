@@ -285,7 +285,9 @@ function envMuts(tmp: string): EnvMut[] {
 function expected(cmd: string, envExp: Expect | undefined, confExp: Expect, late: boolean, confLate: boolean): Expect {
   if (envExp !== undefined && envExp !== "ok" && !late) return envExp;
   if (cmd === "VERSION") return "ok"; // VERSION answers whatever the config
-  if (confExp !== "ok") return confLate && envExp !== undefined ? envExp : confExp;
+  // Both found late: the env's error wins (ADD checks the netns and names first), but an env that is fine for the
+  // command ("ok", e.g. DEL of a never-added long container ID) does not hide the config's error.
+  if (confExp !== "ok") return confLate && envExp !== undefined && envExp !== "ok" ? envExp : confExp;
   if (envExp !== undefined) return envExp;
   return cmd === "ADD" || cmd === "DEL" ? "ok" : "any";
 }
