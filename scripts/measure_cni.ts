@@ -5,7 +5,11 @@
  * timed from the outside, as a runtime sees it: process start (podnet through
  * bin/podnet, under nsenter into a throwaway node netns) to exit.
  *
- *   deno run -A scripts/measure_cni.ts [--rounds 20] [--json]
+ *   deno run -A scripts/measure_cni.ts [--rounds 20] [--json] [--baseline DIR]
+ *
+ * --baseline DIR adds another podnet checkout (DIR/bin/podnet, e.g. made with
+ * `git worktree add DIR <rev>` and `.tools/node_modules` linked in) as a third
+ * contender, so an older and a newer podnet are compared in the same run.
  *
  * Also prints the p50 of a CNI VERSION call through bin/podnet: the floor
  * every podnet call pays (launcher, Deno start, module graph, FFI tables).
@@ -22,7 +26,7 @@ const PODNET = new URL("../bin/podnet", import.meta.url).pathname;
 const CNI_BIN = "/usr/lib/cni";
 
 interface Series {
-  plugin: "podnet" | "ptp";
+  plugin: "podnet" | "ptp" | "baseline";
   family: "ipv4" | "dual";
   add: number[];
   del: number[];
@@ -36,9 +40,9 @@ function ranges(family: Series["family"], n: number): unknown[] {
 
 function config(s: Series, n: number, dataDir: string): Record<string, unknown> {
   const ipam = { type: "host-local", dataDir, ranges: ranges(s.family, n) };
-  return s.plugin === "podnet"
-    ? { cniVersion: "1.0.0", name: `m${n}`, type: "podnet", ipam }
-    : { cniVersion: "1.0.0", name: `m${n}`, type: "ptp", ipMasq: false, ipam };
+  return s.plugin === "ptp"
+    ? { cniVersion: "1.0.0", name: `m${n}`, type: "ptp", ipMasq: false, ipam }
+    : { cniVersion: "1.0.0", name: `m${n}`, type: "podnet", ipam };
 }
 
 async function call(
@@ -50,7 +54,7 @@ async function call(
   netns: string,
   conf: unknown,
 ): Promise<number> {
-  const bin = s.plugin === "podnet" ? PODNET : `${CNI_BIN}/ptp`;
+  const bin = s.plugin === "podnet" ? PODNET : s.plugin === "baseline" ? `${baseline}/bin/podnet` : `${CNI_BIN}/ptp`;
   const env = {
     CNI_COMMAND: command,
     CNI_CONTAINERID: id,
@@ -78,9 +82,10 @@ function pct(xs: number[], p: number): number {
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { rounds: { type: "string", default: "20" }, json: { type: "boolean" } },
+  options: { rounds: { type: "string", default: "20" }, json: { type: "boolean" }, baseline: { type: "string" } },
 });
 const rounds = Number(values.rounds);
+const baseline = values.baseline?.replace(/\/$/, "") ?? null;
 const floor: number[] = [];
 const series: Series[] = [
   { plugin: "podnet", family: "ipv4", add: [], del: [] },
@@ -88,6 +93,10 @@ const series: Series[] = [
   { plugin: "podnet", family: "dual", add: [], del: [] },
   { plugin: "ptp", family: "dual", add: [], del: [] },
 ];
+if (baseline !== null) {
+  series.splice(1, 0, { plugin: "baseline", family: "ipv4", add: [], del: [] });
+  series.push({ plugin: "baseline", family: "dual", add: [], del: [] });
+}
 {
   await using w = world();
   const node = w.netns("node");
@@ -118,10 +127,11 @@ if (values.json) {
   console.log(JSON.stringify({ rows, podnetVersionP50: +pct(floor, 50).toFixed(1) }));
 } else {
   console.log(`CNI ADD/DEL wall time in ms, ${rounds} rounds interleaved (cniVersion 1.0.0, host-local IPAM)`);
-  console.log("plugin  family  ADD p50  ADD p90  DEL p50  DEL p90");
+  if (baseline !== null) console.log(`baseline = ${baseline}/bin/podnet`);
+  console.log("plugin   family  ADD p50  ADD p90  DEL p50  DEL p90");
   for (const r of rows) {
     console.log(
-      `${r.plugin.padEnd(7)} ${r.family.padEnd(6)} ${String(r.addP50).padStart(8)} ${String(r.addP90).padStart(8)} ${
+      `${r.plugin.padEnd(8)} ${r.family.padEnd(6)} ${String(r.addP50).padStart(8)} ${String(r.addP90).padStart(8)} ${
         String(r.delP50).padStart(8)
       } ${String(r.delP90).padStart(8)}`,
     );
