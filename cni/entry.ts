@@ -28,6 +28,8 @@ import * as cniMain from "./main.ts";
 export interface BundleManifest {
   /** Deno version that built it. */
   deno: string;
+  /** The `fileStamp` of the dist/cni.js this manifest belongs to. */
+  bundle: string;
   /** Every local module of the bundle: path from the repository root and its `fileStamp`. */
   sources: [string, string][];
 }
@@ -51,20 +53,35 @@ export function staleSource(
   return null;
 }
 
-/** Why the bundle beside `bundleUrl` cannot be trusted, or null. */
-function whyStale(root: string, bundleUrl: URL): string | null {
+/**
+ * Why the bundle at `bundle` cannot be trusted with `manifest`, or null: the
+ * manifest belongs to another build (a rebuild is halfway), or a source changed.
+ */
+export function staleBundle(
+  root: string,
+  bundle: string,
+  manifest: BundleManifest,
+  stamp: (path: string) => string | null = fileStamp,
+): string | null {
+  if (stamp(bundle) !== manifest.bundle) return "dist/cni.json belongs to another build of it";
+  return staleSource(root, manifest, stamp);
+}
+
+/** Why the bundle at `bundle` (its manifest beside it) cannot be trusted, or null. */
+function whyStale(root: string, bundle: string): string | null {
   let manifest: BundleManifest;
   try {
-    manifest = JSON.parse(Deno.readTextFileSync(new URL("cni.json", bundleUrl)));
+    manifest = JSON.parse(Deno.readTextFileSync(`${bundle.slice(0, bundle.lastIndexOf("/"))}/cni.json`));
   } catch (e) {
     return `its manifest dist/cni.json is unreadable (${e instanceof Error ? e.message : String(e)})`;
   }
-  return staleSource(root, manifest);
+  return staleBundle(root, bundle, manifest);
 }
 
 if (import.meta.main) {
   const root = new URL("../", import.meta.url);
-  const why = whyStale(root.pathname, new URL(import.meta.url));
+  // Paths, not URLs: a checkout under a name with spaces is %-encoded in the URL.
+  const why = whyStale(decodeURIComponent(root.pathname), decodeURIComponent(new URL(import.meta.url).pathname));
   if (why === null) {
     provide({
       "cni/main.ts": cniMain,

@@ -17,7 +17,7 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseFlags } from "../core/cli.ts";
 import { writeFileAtomic } from "../core/fsutil.ts";
-import { type BundleManifest, staleSource } from "../cni/entry.ts";
+import { type BundleManifest, staleBundle } from "../cni/entry.ts";
 import { fileStamp } from "../core/stamp.ts";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -58,7 +58,7 @@ export function localSources(): string[] {
 }
 
 /** The stamps (size, mtime) of `paths` now. */
-function manifestOf(paths: string[]): BundleManifest {
+function manifestOf(paths: string[]): Omit<BundleManifest, "bundle"> {
   return {
     deno: Deno.version.deno,
     sources: paths.map((p) => {
@@ -82,7 +82,7 @@ export function bundle(args: string[], say: (line: string) => void): number {
     let why: string | null;
     try {
       Deno.statSync(js);
-      why = staleSource(`${ROOT}/`, JSON.parse(Deno.readTextFileSync(json)));
+      why = staleBundle(`${ROOT}/`, js, JSON.parse(Deno.readTextFileSync(json)));
     } catch (e) {
       why = e instanceof Error ? e.message : String(e);
     }
@@ -117,13 +117,22 @@ export function bundle(args: string[], say: (line: string) => void): number {
       say(`bundle: deno bundle failed:\n${built.stderr.trim()}`);
       return 1;
     }
-    // The manifest first: a bundle next to an older manifest only runs from source.
-    const lines = manifest.sources.map((s) => `  ${JSON.stringify(s)}`).join(",\n");
-    writeFileAtomic(json, `{ "deno": ${JSON.stringify(manifest.deno)}, "sources": [\n${lines}\n] }\n`, 0o644);
+    // The bundle first, then the manifest that names it by its own stamp: a CNI call in between
+    // sees a manifest that is not this bundle's and runs from source, never old code as new.
     for (const f of ["cni.js.map", "cni.js"]) {
       Deno.chmodSync(join(tmp, f), 0o644);
       Deno.renameSync(join(tmp, f), join(outDir, f));
     }
+    const bundleStamp = fileStamp(js);
+    if (bundleStamp === null) throw new Error(`cannot stat ${js}`);
+    const lines = manifest.sources.map((s) => `  ${JSON.stringify(s)}`).join(",\n");
+    writeFileAtomic(
+      json,
+      `{ "deno": ${JSON.stringify(manifest.deno)}, "bundle": ${
+        JSON.stringify(bundleStamp)
+      }, "sources": [\n${lines}\n] }\n`,
+      0o644,
+    );
   } finally {
     Deno.removeSync(tmp, { recursive: true });
   }

@@ -31,8 +31,10 @@ Deno.test("dist/cni.js matches the sources, and CNI calls run it", async () => {
 
 Deno.test("a bundle whose sources changed says so on stderr and runs the sources", async () => {
   await using w = world();
-  const copy = w.tempDir();
-  // A checkout of our own (cp -a keeps the mtimes the manifest recorded), so the real one is untouched.
+  // A checkout of our own (cp -a keeps the mtimes the manifest recorded), so the real one is untouched; a space in
+  // its path, which import.meta.url %-encodes.
+  const copy = `${w.tempDir()}/check out`;
+  Deno.mkdirSync(copy);
   for (const entry of ["main.ts", "bin", "cni", "core", "ffi", "netlink", "ops", "sandbox", "dist"]) {
     run("cp", ["-a", `${ROOT}/${entry}`, `${copy}/`]);
   }
