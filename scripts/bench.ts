@@ -98,7 +98,35 @@ interface Call {
   peakRssKiB: number | null;
 }
 
-/** Runs a CNI command as a runtime would, forked from the JS thread while it is inside the node netns. */
+/**
+ * Runs `exe` with `env` only and `stdin` fed in, timed from spawn to exit; forked from the JS thread
+ * while it is inside the netns `node` when one is given.
+ */
+async function timed(
+  exe: string,
+  args: string[],
+  env: Record<string, string>,
+  stdin: string,
+  node: string | null,
+): Promise<{
+  ms: number;
+  ok: boolean;
+  stdout: string;
+  stderr: string;
+}> {
+  const spawn = (): Deno.ChildProcess =>
+    new Deno.Command(exe, { args, env, clearEnv: true, cwd: "/", stdin: "piped", stdout: "piped", stderr: "piped" })
+      .spawn();
+  const t = performance.now();
+  const p = node === null ? spawn() : withNetns(node, spawn);
+  const w = p.stdin.getWriter();
+  await w.write(new TextEncoder().encode(stdin));
+  await w.close();
+  const o = await p.output();
+  return { ms: performance.now() - t, ok: o.success, stdout: dec.decode(o.stdout), stderr: dec.decode(o.stderr) };
+}
+
+/** Runs a CNI command as a runtime would, inside the node netns. */
 async function cni(
   plugin: Plugin,
   command: string,
@@ -117,23 +145,11 @@ async function cni(
     PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
   };
   const exe = plugin === "ptp" ? "/usr/lib/cni/ptp" : `${binDir}/podnet`;
-  const cmd = rss ? "/usr/bin/time" : exe;
-  const args = rss ? ["-f", "PEAKRSS %M", exe] : [];
-  const t = performance.now();
-  const p = withNetns(
-    node,
-    () =>
-      new Deno.Command(cmd, { args, env, clearEnv: true, cwd: "/", stdin: "piped", stdout: "piped", stderr: "piped" })
-        .spawn(),
-  );
-  const w = p.stdin.getWriter();
-  await w.write(new TextEncoder().encode(config));
-  await w.close();
-  const o = await p.output();
-  const ms = performance.now() - t;
-  const err = dec.decode(o.stderr);
-  const m = err.match(/PEAKRSS (\d+)/);
-  return { ms, ok: o.success, out: dec.decode(o.stdout) + err, peakRssKiB: m ? Number(m[1]) : null };
+  const r = rss
+    ? await timed("/usr/bin/time", ["-f", "PEAKRSS %M", exe], env, config, node)
+    : await timed(exe, [], env, config, node);
+  const m = r.stderr.match(/PEAKRSS (\d+)/);
+  return { ms: r.ms, ok: r.ok, out: r.stdout + r.stderr, peakRssKiB: m ? Number(m[1]) : null };
 }
 
 function pct(xs: number[], p: number): number {
@@ -294,21 +310,9 @@ async function sampleFloor(ipamConf: string): Promise<void> {
     PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
   };
   for (const [command, into] of [["ADD", fl.ipamAdd], ["DEL", fl.ipamDel]] as const) {
-    const t = performance.now();
-    const p = new Deno.Command("/usr/lib/cni/host-local", {
-      env: { ...env, CNI_COMMAND: command },
-      clearEnv: true,
-      cwd: "/",
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const w = p.stdin.getWriter();
-    await w.write(new TextEncoder().encode(ipamConf));
-    await w.close();
-    const o = await p.output();
-    if (!o.success) throw new Error(`host-local ${command} failed: ${dec.decode(o.stdout)}${dec.decode(o.stderr)}`);
-    into.push(performance.now() - t);
+    const r = await timed("/usr/lib/cni/host-local", [], { ...env, CNI_COMMAND: command }, ipamConf, null);
+    if (!r.ok) throw new Error(`host-local ${command} failed: ${r.stdout}${r.stderr}`);
+    into.push(r.ms);
   }
 }
 
