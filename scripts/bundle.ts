@@ -19,6 +19,7 @@ import { parseFlags } from "../core/cli.ts";
 import { writeFileAtomic } from "../core/fsutil.ts";
 import { type BundleManifest, staleBundle } from "../cni/entry.ts";
 import { fileStamp } from "../core/stamp.ts";
+import { stripAnsi } from "./compile.ts";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const ENTRY = join(ROOT, "cni/entry.ts");
@@ -40,8 +41,7 @@ function denoRun(args: string[]): { ok: boolean; stdout: string; stderr: string 
     stderr: "piped",
   }).outputSync();
   const dec = new TextDecoder();
-  // deno-lint-ignore no-control-regex
-  const plain = (b: Uint8Array): string => dec.decode(b).replace(/\x1b\[[0-9;]*m/g, "");
+  const plain = (b: Uint8Array): string => stripAnsi(dec.decode(b));
   return { ok: out.success, stdout: plain(out.stdout), stderr: plain(out.stderr) };
 }
 

@@ -60,7 +60,8 @@ export function compileArgs(out: string): string[] {
   ];
 }
 
-function stripAnsi(s: string): string {
+/** `s` without the terminal colour codes Deno puts into its messages. */
+export function stripAnsi(s: string): string {
   // deno-lint-ignore no-control-regex
   return s.replace(/\x1b\[[0-9;]*m/g, "");
 }
