@@ -45,16 +45,30 @@ function denoRun(args: string[]): { ok: boolean; stdout: string; stderr: string 
   return { ok: out.success, stdout: plain(out.stdout), stderr: plain(out.stderr) };
 }
 
-/** The checkout's own modules in the entry's graph, as paths from the repository root. */
+/** One module of `deno info --json`: its imports, with `code` set for those that run (not type-only). */
+interface InfoModule {
+  specifier: string;
+  dependencies?: { code?: { specifier: string } }[];
+}
+
+/**
+ * The checkout's own modules the entry runs, as paths from the repository
+ * root: its graph followed along code imports only, so a module main.ts names
+ * in a type alone (ops/, sandbox/) does not make the bundle out of date.
+ */
 export function localSources(): string[] {
   const info = denoRun(["info", "--json", "--no-config", "--no-lock", ENTRY]);
   if (!info.ok) throw new Error(`deno info ${ENTRY} failed: ${info.stderr.trim()}`);
-  const graph = JSON.parse(info.stdout) as { modules: { specifier: string }[] };
-  return graph.modules
-    .map((m) => m.specifier)
-    .filter((s) => s.startsWith("file://"))
-    .map((s) => relative(ROOT, fileURLToPath(s)))
-    .sort();
+  const graph = JSON.parse(info.stdout) as { roots: string[]; modules: InfoModule[] };
+  const bySpecifier = new Map(graph.modules.map((m) => [m.specifier, m]));
+  const seen = new Set<string>();
+  const walk = (specifier: string): void => {
+    if (seen.has(specifier) || !specifier.startsWith("file://")) return;
+    seen.add(specifier);
+    for (const d of bySpecifier.get(specifier)?.dependencies ?? []) if (d.code) walk(d.code.specifier);
+  };
+  graph.roots.forEach(walk);
+  return [...seen].map((s) => relative(ROOT, fileURLToPath(s))).sort();
 }
 
 /** The stamps (size, mtime) of `paths` now. */
