@@ -175,11 +175,6 @@ export class Ipam {
     return { done };
   }
 
-  /** IPAM ADD; the result in podnet's internal shape. */
-  async add(): Promise<Result> {
-    return await (await this.startAdd()).done;
-  }
-
   /** Starts IPAM DEL for this container or the given attachment. */
   async startDel(att?: Attachment): Promise<Pending<string>> {
     const o: Partial<CniEnv> = att ? { containerId: att.containerID, ifname: att.ifname, netns: "" } : {};
