@@ -15,6 +15,7 @@ import { captureNetns } from "../core/snapshot.ts";
 import { restoreSnapshot } from "../sandbox/restore.ts";
 import { ip, runAsync, type World, world } from "../tests/harness.ts";
 import { calicoPod, PODNET } from "../tests/sandbox_world.ts";
+import { makeBundle, runscArgv } from "./resume.ts";
 
 const N = Number(Deno.args[0] ?? 20);
 
@@ -80,59 +81,26 @@ async function measureRestore(): Promise<void> {
 }
 
 async function runscCreate(w: World, node: string, pod: string | null, i: number): Promise<number> {
-  const root = w.tempDir(), bundle = w.tempDir(), empty = w.tempDir();
-  Deno.mkdirSync(`${bundle}/rootfs/bin`, { recursive: true });
-  Deno.copyFileSync("/bin/busybox", `${bundle}/rootfs/bin/busybox`);
-  const config = {
-    ociVersion: "1.0.0",
-    process: {
-      user: { uid: 0, gid: 0 },
-      args: ["/bin/busybox", "true"],
-      env: ["PATH=/bin"],
-      cwd: "/",
-      terminal: false,
-    },
-    root: { path: "rootfs", readonly: true },
-    linux: { namespaces: [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, { type: "network" }] },
-    ...(pod
-      ? { hooks: { prestart: [{ path: PODNET, args: ["podnet", "hook", "--link-netns", pod], timeout: 30 }] } }
-      : {}),
-  };
-  Deno.writeTextFileSync(`${bundle}/config.json`, JSON.stringify(config));
+  const rt = { root: w.tempDir(), nodeNetns: node, emptyDir: w.tempDir() }, bundle = w.tempDir();
+  makeBundle(
+    bundle,
+    ["/bin/busybox", "true"],
+    null,
+    pod ? [{ path: PODNET, args: ["podnet", "hook", "--link-netns", pod] }] : [],
+  );
   const id = `pnt-measure-${Deno.pid}-${i}`;
-  const args = ["--root", root, "--net-raw", "--network=sandbox", "--ignore-cgroups"];
-  const wrap = (rest: string[]): string[] => [
-    `--net=${node}`,
-    "unshare",
-    "-m",
-    "--propagation",
-    "private",
-    "sh",
-    "-c",
-    'mount --bind "$1" /proc/sys/net && shift && exec runsc "$@"',
-    "sh",
-    empty,
-    ...args,
-    ...rest,
-  ];
+  // The sandbox keeps inherited pipes open after create returns: give it no pipes to wait on.
+  const runscQuiet = (args: string[]): Promise<Deno.CommandOutput> => {
+    const [cmd, ...rest] = runscArgv(rt, args);
+    return new Deno.Command(cmd!, { args: rest, stdin: "null", stdout: "null", stderr: "null" }).output();
+  };
   try {
     return await timed(async () => {
-      // The sandbox keeps inherited pipes open after create returns: give it no pipes to wait on.
-      const st = await new Deno.Command("nsenter", {
-        args: wrap(["create", "--bundle", bundle, id]),
-        stdin: "null",
-        stdout: "null",
-        stderr: "null",
-      }).output();
+      const st = await runscQuiet(["create", "--bundle", bundle, id]);
       if (!st.success) throw new Error(`runsc create ${id} failed (${st.code})`);
     });
   } finally {
-    await new Deno.Command("nsenter", {
-      args: wrap(["delete", "-force", id]),
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).output();
+    await runscQuiet(["delete", "-force", id]);
   }
 }
 

@@ -24,7 +24,7 @@ import {
   withNetns,
 } from "../netlink/mod.ts";
 import { ip, type Ran, runAsync, type World } from "./harness.ts";
-import { makeBundle } from "../scripts/resume.ts";
+import { makeBundle, runscArgv } from "../scripts/resume.ts";
 
 export const POD_IP = "10.9.0.5";
 export const POD_IP6 = "fd00:9::5";
@@ -127,42 +127,19 @@ export interface RunscOptions {
 
 /**
  * Runs one runsc container to completion (`runsc run`) and returns its
- * output. Debian's 2022 runsc thinks it is in the root netns on kernels >= 6.0
- * unless /proc/sys/net is hidden, hence the private mount ns. Cleaned up with
+ * output, with the old-runsc workarounds of `runscArgv`. Cleaned up with
  * `runsc delete -force` by the world, also on failure.
  */
 export async function runsc(w: World, o: RunscOptions): Promise<Ran> {
   const root = w.tempDir(), bundle = w.tempDir(), empty = w.tempDir();
   const id = `pnt-${w.id}-${seq++}`;
   makeBundle(bundle, o.args, o.containerNetns, o.prestart);
-  const logs = w.tempDir();
+  const rt = { root, nodeNetns: o.runtimeNetns, emptyDir: empty };
   // Output goes to files, not pipes: a lingering sandbox process would hold a pipe open forever.
-  const script =
-    'out=$1 err=$2 empty=$3; shift 3; mount --bind "$empty" /proc/sys/net && exec runsc "$@" >"$out" 2>"$err"';
+  const out = `${w.tempDir()}/out`;
   const runtime = async (args: string[], limit: number): Promise<number> => {
     const st = await new Deno.Command("timeout", {
-      args: [
-        String(limit),
-        "nsenter",
-        `--net=${o.runtimeNetns}`,
-        "unshare",
-        "-m",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        script,
-        "sh",
-        `${logs}/out`,
-        `${logs}/err`,
-        empty,
-        "--root",
-        root,
-        "--net-raw",
-        "--network=sandbox",
-        "--ignore-cgroups",
-        ...args,
-      ],
+      args: [String(limit), ...runscArgv(rt, args, out)],
       stdin: "null",
       stdout: "null",
       stderr: "null",
@@ -174,12 +151,12 @@ export async function runsc(w: World, o: RunscOptions): Promise<Ran> {
   const code = await runtime(["run", "--bundle", bundle, id], 60);
   const read = (f: string): string => {
     try {
-      return Deno.readTextFileSync(`${logs}/${f}`);
+      return Deno.readTextFileSync(f);
     } catch {
       return "";
     }
   };
-  return { code, stdout: read("out"), stderr: read("err") };
+  return { code, stdout: read(out), stderr: read(`${out}.stderr`) };
 }
 
 /** The busybox ping the sandbox tests use: one echo to the node address. */
