@@ -71,27 +71,29 @@ export function parseResult(v: unknown, what: string): Result {
     if (typeof i.sandbox === "string" && i.sandbox !== "") out.sandbox = i.sandbox;
     return out;
   });
+  const cidr = (v: unknown, where: string): string => {
+    const c = typeof v === "string" ? canonicalCidr(v) : null;
+    if (c === null) throw bad(what, `${where} is not a CIDR`);
+    return c;
+  };
+  // Absent and "" both mean no gateway.
+  const optionalIp = (v: unknown, where: string): string | undefined => {
+    if (typeof v !== "string" || v === "") return undefined;
+    const ip = canonicalIp(v);
+    if (ip === null) throw bad(what, `${where} is not an IP address`);
+    return ip;
+  };
   const ips = list("ips").map((i, n): ResultIp => {
-    const address = typeof i.address === "string" ? canonicalCidr(i.address) : null;
-    if (address === null) throw bad(what, `ips[${n}].address is not a CIDR`);
-    const out: ResultIp = { address };
-    if (typeof i.gateway === "string" && i.gateway !== "") {
-      const gw = canonicalIp(i.gateway);
-      if (gw === null) throw bad(what, `ips[${n}].gateway is not an IP address`);
-      out.gateway = gw;
-    }
+    const out: ResultIp = { address: cidr(i.address, `ips[${n}].address`) };
+    const gateway = optionalIp(i.gateway, `ips[${n}].gateway`);
+    if (gateway !== undefined) out.gateway = gateway;
     if (typeof i.interface === "number") out.interface = i.interface;
     return out;
   });
   const routes = list("routes").map((r, n): ResultRoute => {
-    const dst = typeof r.dst === "string" ? canonicalCidr(r.dst) : null;
-    if (dst === null) throw bad(what, `routes[${n}].dst is not a CIDR`);
-    const out: ResultRoute = { dst };
-    if (typeof r.gw === "string" && r.gw !== "") {
-      const gw = canonicalIp(r.gw);
-      if (gw === null) throw bad(what, `routes[${n}].gw is not an IP address`);
-      out.gw = gw;
-    }
+    const out: ResultRoute = { dst: cidr(r.dst, `routes[${n}].dst`) };
+    const gw = optionalIp(r.gw, `routes[${n}].gw`);
+    if (gw !== undefined) out.gw = gw;
     return out;
   });
   const dns = typeof o.dns === "object" && o.dns !== null ? o.dns as Dns : {};
