@@ -15,7 +15,7 @@ import {
   rtnlAddrRead,
 } from "../ffi/libnl.ts";
 import type { Family } from "./ip.ts";
-import { linkByName, type LinkRef } from "./link.ts";
+import { linkIndexOf, type LinkRef, linkRefName } from "./link.ts";
 import { afOf, buildAddr, cidrOrThrow, dump, familyOf, type Ptr, readCidr, request } from "./object.ts";
 import type { Socket } from "./socket.ts";
 import { type Scope, scopeName, scopeNumber } from "./scope.ts";
@@ -79,11 +79,7 @@ export interface AddrOptions {
 function build(sock: Socket, link: LinkRef, cidr: string, action: string): { p: Ptr; free: () => void } {
   const r = rtnlAddr.symbols;
   const c = cidrOrThrow(cidr, action);
-  const ifindex = typeof link === "number"
-    ? link
-    : typeof link === "object"
-    ? link.index
-    : linkByName(sock, link).index;
+  const ifindex = linkIndexOf(sock, link);
   const p = r.rtnl_addr_alloc()!;
   const a = buildAddr(c, c.prefix);
   r.rtnl_addr_set_family(p, afOf(c.family));
@@ -94,14 +90,10 @@ function build(sock: Socket, link: LinkRef, cidr: string, action: string): { p: 
   return { p, free: () => r.rtnl_addr_put(p) };
 }
 
-function linkName(link: LinkRef): string {
-  return typeof link === "object" ? link.name : String(link);
-}
-
 /** `ip addr add CIDR dev LINK [nodad] [scope S]`. */
 export function addrAdd(sock: Socket, link: LinkRef, cidr: string, opts: AddrOptions = {}): void {
   const r = rtnlAddr.symbols;
-  const action = `addr add ${cidr} dev ${linkName(link)}${opts.nodad ? " nodad" : ""}`;
+  const action = `addr add ${cidr} dev ${linkRefName(link)}${opts.nodad ? " nodad" : ""}`;
   const { p, free } = build(sock, link, cidr, action);
   try {
     if (opts.nodad) r.rtnl_addr_set_flags(p, IFA_F_NODAD);
@@ -116,7 +108,7 @@ export function addrAdd(sock: Socket, link: LinkRef, cidr: string, opts: AddrOpt
 /** `ip addr del CIDR dev LINK`. */
 export function addrDel(sock: Socket, link: LinkRef, cidr: string): void {
   const r = rtnlAddr.symbols;
-  const action = `addr del ${cidr} dev ${linkName(link)}`;
+  const action = `addr del ${cidr} dev ${linkRefName(link)}`;
   const { p, free } = build(sock, link, cidr, action);
   try {
     request(action, () => r.rtnl_addr_delete(sock.ptr, p, 0));

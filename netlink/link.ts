@@ -64,7 +64,8 @@ function toLink(p: Ptr): Link {
   };
 }
 
-function describe(ref: LinkRef): string {
+/** How `ref` reads in a message: the link's name, or the name or index given. */
+export function linkRefName(ref: LinkRef): string {
   return typeof ref === "object" ? ref.name : String(ref);
 }
 
@@ -120,7 +121,8 @@ function resolve(sock: Socket, ref: LinkRef): Link {
   return linkByIndex(sock, typeof ref === "number" ? ref : ref.index);
 }
 
-function indexOf(sock: Socket, ref: LinkRef): number {
+/** The ifindex `ref` names; only a name costs a lookup (notFound when absent). */
+export function linkIndexOf(sock: Socket, ref: LinkRef): number {
   if (typeof ref === "number") return ref;
   if (typeof ref === "object") return ref.index;
   return linkByName(sock, ref).index;
@@ -161,11 +163,11 @@ export interface LinkChanges {
 /** Applies several changes in one request (the hot-path way to configure a link). */
 export function linkSet(sock: Socket, ref: LinkRef, changes: LinkChanges): void {
   const r = rtnlLink.symbols;
-  const action = `link set ${describe(ref)} ${JSON.stringify(changes)}`;
+  const action = `link set ${linkRefName(ref)} ${JSON.stringify(changes)}`;
   if (changes.name !== undefined && !validIfname(changes.name)) {
     throw new NetlinkError(action, 7, 22, `invalid interface name ${JSON.stringify(changes.name)}`);
   }
-  const index = indexOf(sock, ref);
+  const index = linkIndexOf(sock, ref);
   using stack = new DisposableStack();
   const orig = r.rtnl_link_alloc()!;
   stack.defer(() => r.rtnl_link_put(orig));
@@ -291,10 +293,10 @@ export function linkAddVeth(sock: Socket, o: VethOptions): Link {
 /** `ip link del REF` (a veth takes its peer with it). */
 export function linkDel(sock: Socket, ref: LinkRef): void {
   const r = rtnlLink.symbols;
-  const index = indexOf(sock, ref);
+  const index = linkIndexOf(sock, ref);
   using stack = new DisposableStack();
   const l = r.rtnl_link_alloc()!;
   stack.defer(() => r.rtnl_link_put(l));
   r.rtnl_link_set_ifindex(l, index);
-  request(`link del ${describe(ref)}`, () => r.rtnl_link_delete(sock.ptr, l));
+  request(`link del ${linkRefName(ref)}`, () => r.rtnl_link_delete(sock.ptr, l));
 }

@@ -21,7 +21,7 @@ import {
   rtnlNeighRead,
 } from "../ffi/libnl.ts";
 import { canonicalIp, type Family } from "./ip.ts";
-import { linkByName, type LinkRef } from "./link.ts";
+import { linkIndexOf, type LinkRef, linkRefName } from "./link.ts";
 import { afOf, buildAddr, buildMac, dump, familyOf, ipOrThrow, type Ptr, readIp, readMac, request } from "./object.ts";
 import type { Socket } from "./socket.ts";
 
@@ -96,18 +96,10 @@ export interface NeighSpec {
   permanent?: boolean;
 }
 
-function linkIndex(sock: Socket, link: LinkRef): number {
-  return typeof link === "number" ? link : typeof link === "object" ? link.index : linkByName(sock, link).index;
-}
-
-function linkName(link: LinkRef): string {
-  return typeof link === "object" ? link.name : String(link);
-}
-
 function build(sock: Socket, link: LinkRef, ipStr: string, action: string): Ptr {
   const r = rtnlNeigh.symbols;
   const ip = ipOrThrow(ipStr, action);
-  const ifindex = linkIndex(sock, link);
+  const ifindex = linkIndexOf(sock, link);
   const p = r.rtnl_neigh_alloc()!;
   r.rtnl_neigh_set_family(p, afOf(ip.family));
   r.rtnl_neigh_set_ifindex(p, ifindex);
@@ -121,7 +113,7 @@ function build(sock: Socket, link: LinkRef, ipStr: string, action: string): Ptr 
 export function neighSet(sock: Socket, spec: NeighSpec): void {
   const r = rtnlNeigh.symbols;
   const permanent = spec.permanent ?? true;
-  const action = `neigh replace ${spec.ip} lladdr ${spec.mac} dev ${linkName(spec.link)} nud ${
+  const action = `neigh replace ${spec.ip} lladdr ${spec.mac} dev ${linkRefName(spec.link)} nud ${
     permanent ? "permanent" : "reachable"
   }`;
   const p = build(sock, spec.link, spec.ip, action);
@@ -139,7 +131,7 @@ export function neighSet(sock: Socket, spec: NeighSpec): void {
 /** `ip neigh del IP dev LINK`. */
 export function neighDel(sock: Socket, link: LinkRef, ip: string): void {
   const r = rtnlNeigh.symbols;
-  const action = `neigh del ${ip} dev ${linkName(link)}`;
+  const action = `neigh del ${ip} dev ${linkRefName(link)}`;
   const p = build(sock, link, ip, action);
   try {
     request(action, () => r.rtnl_neigh_delete(sock.ptr, p, 0));
@@ -156,7 +148,7 @@ export function neighDel(sock: Socket, link: LinkRef, ip: string): void {
  */
 export function neighResolve(sock: Socket, link: LinkRef, ip: string): void {
   const r = rtnlNeigh.symbols;
-  const action = `neigh resolve ${ip} dev ${linkName(link)}`;
+  const action = `neigh resolve ${ip} dev ${linkRefName(link)}`;
   const p = build(sock, link, ip, action);
   try {
     // Since Linux 5.16 NTF_USE goes through __neigh_update with NEIGH_UPDATE_F_USE,

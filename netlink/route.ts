@@ -16,7 +16,7 @@ import {
 } from "../ffi/libnl.ts";
 import { NetlinkError } from "./errors.ts";
 import type { Family } from "./ip.ts";
-import { linkByName, type LinkRef } from "./link.ts";
+import { linkIndexOf, type LinkRef, linkRefName } from "./link.ts";
 import {
   afOf,
   buildAddr,
@@ -157,7 +157,7 @@ export function routeList(sock: Socket, filter: RouteFilter = {}): Route[] {
 
 /** `ip route`-style text for messages: `10.0.0.0/24 via 169.254.1.1 dev 3 onlink`. */
 export function describeRoute(s: RouteSpec): string {
-  const dev = s.link !== undefined ? (typeof s.link === "object" ? s.link.name : String(s.link)) : s.ifindex ?? null;
+  const dev = s.link !== undefined ? linkRefName(s.link) : s.ifindex ?? null;
   return [
     s.dst,
     s.gateway ? `via ${s.gateway}` : "",
@@ -169,10 +169,7 @@ export function describeRoute(s: RouteSpec): string {
 }
 
 function linkIndex(sock: Socket, link: LinkRef | undefined, ifindex: number | null | undefined): number | null {
-  if (link !== undefined) {
-    return typeof link === "number" ? link : typeof link === "object" ? link.index : linkByName(sock, link).index;
-  }
-  return ifindex ?? null;
+  return link !== undefined ? linkIndexOf(sock, link) : ifindex ?? null;
 }
 
 /**
