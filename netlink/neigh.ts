@@ -20,7 +20,7 @@ import {
   rtnlNeigh,
   rtnlNeighRead,
 } from "../ffi/libnl.ts";
-import { canonicalIp, type Family } from "./ip.ts";
+import { type Family, formatIp } from "./ip.ts";
 import { linkIndexOf, type LinkRef, linkRefName } from "./link.ts";
 import { afOf, buildAddr, buildMac, dump, familyOf, ipOrThrow, type Ptr, readIp, readMac, request } from "./object.ts";
 import type { Socket } from "./socket.ts";
@@ -149,14 +149,14 @@ export function neighDel(sock: Socket, link: LinkRef, ip: string): void {
 export function neighResolve(sock: Socket, link: LinkRef, ip: string): void {
   const r = rtnlNeigh.symbols;
   const action = `neigh resolve ${ip} dev ${linkRefName(link)}`;
-  const p = build(sock, link, ip, action);
+  const want = ipOrThrow(ip, action);
+  const ifindex = linkIndexOf(sock, link);
+  // Since Linux 5.16 NTF_USE goes through __neigh_update with NEIGH_UPDATE_F_USE,
+  // which clears NUD_PERMANENT: the pinned MAC would be dropped and re-resolved.
+  const text = formatIp(want.bytes);
+  if (neighList(sock, { ifindex, family: want.family }).some((n) => n.ip === text && n.permanent)) return;
+  const p = build(sock, ifindex, ip, action);
   try {
-    // Since Linux 5.16 NTF_USE goes through __neigh_update with NEIGH_UPDATE_F_USE,
-    // which clears NUD_PERMANENT: the pinned MAC would be dropped and re-resolved.
-    const family = familyOf(rtnlNeighRead.symbols.rtnl_neigh_get_family(p))!;
-    const ifindex = rtnlNeighRead.symbols.rtnl_neigh_get_ifindex(p);
-    const want = canonicalIp(ip);
-    if (neighList(sock, { ifindex, family }).some((n) => n.ip === want && n.permanent)) return;
     r.rtnl_neigh_set_flags(p, NTF_USE);
     r.rtnl_neigh_set_state(p, NUD_INCOMPLETE);
     request(action, () => r.rtnl_neigh_add(sock.ptr, p, NLM_F_CREATE | NLM_F_REPLACE));
