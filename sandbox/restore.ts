@@ -184,7 +184,8 @@ function restoreLink(
     if (want.addresses.some((a) => a.cidr.includes(":"))) {
       inNetns(opts.netns, () => {
         const key = ifSysctlKey(6, want.name, "accept_dad");
-        if (sysctlTryRead(key) !== null && sysctlTryRead(key) !== "0") sysctlWrite(key, 0);
+        const dad = sysctlTryRead(key);
+        if (dad !== null && dad !== "0") sysctlWrite(key, 0);
       });
     }
     if (link.mtu !== want.mtu || !link.up) linkSet(sock, link, { mtu: want.mtu, up: true });
