@@ -28,6 +28,7 @@ import {
   routeList,
   Socket,
   sysctlTryRead,
+  validIfname,
 } from "../netlink/mod.ts";
 import { NETWORK_NAME_RE } from "./files.ts";
 
@@ -63,7 +64,7 @@ export function parseAlias(alias: string | null): { network: string; containerId
   if (parts.length !== 3) return null;
   const [network, containerId, ifname] = parts as [string, string, string];
   if (!NETWORK_NAME_RE.test(network) || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(containerId)) return null;
-  if (ifname.length < 1 || ifname.length > 15 || /[\s:]/.test(ifname) || ifname === "." || ifname === "..") return null;
+  if (!validIfname(ifname)) return null;
   return { network, containerId, ifname };
 }
 
