@@ -9,13 +9,13 @@
  * @module
  */
 
+import { errno, libc, SOCK_CLOEXEC } from "../ffi/libc.ts";
+import { NETLINK_ROUTE } from "../ffi/libnl.ts";
+import { libcError, NetlinkError } from "./errors.ts";
 import { closeFd, openNetnsFd } from "./netns.ts";
-import { errno, libc, strerror } from "../ffi/libc.ts";
 
 const AF_NETLINK = 16;
 const SOCK_RAW = 3;
-const SOCK_CLOEXEC = 0o2000000;
-const NETLINK_ROUTE = 0;
 const NLMSG_ERROR = 2;
 const RTM_NEWNSID = 88;
 const RTM_GETNSID = 90;
@@ -31,7 +31,7 @@ export function nsidOf(path: string): number | null {
   const nsfd = openNetnsFd(path);
   try {
     const sk = libc.symbols.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (sk < 0) throw new Error(`netlink socket: ${strerror(errno())}`);
+    if (sk < 0) throw libcError("netlink socket", errno());
     try {
       return request(sk, nsfd);
     } finally {
@@ -56,18 +56,18 @@ function request(sk: number, nsfd: number): number | null {
   const kernel = new Uint8Array(12); // sockaddr_nl: family, pad, pid 0 (the kernel), groups 0
   new DataView(kernel.buffer).setUint16(0, AF_NETLINK, true);
   if (Number(libc.symbols.sendto(sk, msg, BigInt(msg.length), 0, kernel, kernel.length)) < 0) {
-    throw new Error(`RTM_GETNSID send: ${strerror(errno())}`);
+    throw libcError("RTM_GETNSID send", errno());
   }
   const buf = new Uint8Array(4096);
   const n = Number(libc.symbols.recv(sk, buf, BigInt(buf.length), 0));
-  if (n < 16) throw new Error(`RTM_GETNSID reply: ${n < 0 ? strerror(errno()) : "short read"}`);
+  if (n < 0) throw libcError("RTM_GETNSID reply", errno());
+  if (n < 16) throw new NetlinkError("RTM_GETNSID reply", 0, 0, "short read");
   const r = new DataView(buf.buffer, 0, n);
   const type = r.getUint16(4, true);
   if (type === NLMSG_ERROR) {
-    const code = -r.getInt32(16, true);
-    throw new Error(`RTM_GETNSID: ${strerror(code)}`);
+    throw libcError("RTM_GETNSID", -r.getInt32(16, true));
   }
-  if (type !== RTM_NEWNSID) throw new Error(`RTM_GETNSID: unexpected reply type ${type}`);
+  if (type !== RTM_NEWNSID) throw new NetlinkError("RTM_GETNSID", 0, 0, `unexpected reply type ${type}`);
   const end = Math.min(n, r.getUint32(0, true));
   for (let off = 20; off + 4 <= end;) {
     const len = r.getUint16(off, true);
