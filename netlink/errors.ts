@@ -20,7 +20,9 @@ import { strerror } from "../ffi/libc.ts";
 
 const ENOENT = 2;
 const ESRCH = 3;
+const EIO = 5;
 const EAGAIN = 11;
+const EACCES = 13;
 const EBUSY = 16;
 const EEXIST = 17;
 const ENODEV = 19;
@@ -134,6 +136,11 @@ export function check(rc: number, action: string): number {
 /** A NetlinkError from a libc call that failed with `errno`. */
 export function libcError(action: string, errno: number): NetlinkError {
   return new NetlinkError(action, 0, errno, `${strerror(errno)} (errno ${errno})`);
+}
+
+/** The errno a Deno file-system error stands for (ENOENT, EACCES, else EIO), so `notFound` holds for a missing file. */
+export function fsErrno(e: unknown): number {
+  return e instanceof Deno.errors.NotFound ? ENOENT : e instanceof Deno.errors.PermissionDenied ? EACCES : EIO;
 }
 
 /** Attempts of `retryTransient` for a request (a dump is a read and gets more: `DUMP_ATTEMPTS`). */

@@ -8,7 +8,7 @@
  */
 
 import { CLONE_NEWNET, cstr, errno, libc, O_CLOEXEC, O_RDONLY } from "../ffi/libc.ts";
-import { libcError } from "./errors.ts";
+import { fsErrno, libcError } from "./errors.ts";
 
 const SELF = "/proc/thread-self/ns/net";
 
@@ -71,8 +71,7 @@ export function netnsId(path: string): string {
     const st = Deno.statSync(path);
     return `${st.dev}:${st.ino}`;
   } catch (e) {
-    const code = e instanceof Deno.errors.NotFound ? 2 : e instanceof Deno.errors.PermissionDenied ? 13 : 5;
-    throw libcError(`stat netns ${path}`, code);
+    throw libcError(`stat netns ${path}`, fsErrno(e));
   }
 }
 

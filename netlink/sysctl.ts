@@ -5,7 +5,7 @@
  * @module
  */
 
-import { NetlinkError } from "./errors.ts";
+import { fsErrno, NetlinkError } from "./errors.ts";
 import { validIfname } from "./link.ts";
 
 function path(key: string): string {
@@ -17,8 +17,7 @@ function path(key: string): string {
 }
 
 function fsError(action: string, e: unknown): NetlinkError {
-  const errno = e instanceof Deno.errors.NotFound ? 2 : e instanceof Deno.errors.PermissionDenied ? 13 : 5;
-  return new NetlinkError(action, 0, errno, e instanceof Error ? e.message : String(e));
+  return new NetlinkError(action, 0, fsErrno(e), e instanceof Error ? e.message : String(e));
 }
 
 /** Reads a sysctl (`net/ipv4/conf/eth0/forwarding`); trailing newline removed. */
