@@ -69,8 +69,9 @@ export function isOurs(link: Link, alias: string, mac: string): boolean {
   return link.alias === alias || (link.alias === null && link.kind === "veth" && link.mac === mac);
 }
 
-function ipOf(cidr: string): string {
-  return cidr.slice(0, cidr.indexOf("/"));
+/** The address of `cidr` as a host prefix, `/32` or `/128`: how podnet puts it on the pod end and routes it. */
+export function hostCidr(cidr: string): string {
+  return `${cidr.slice(0, cidr.indexOf("/"))}/${familyOfCidr(cidr) === 4 ? 32 : 128}`;
 }
 
 /** What ADD finds before it changes anything: the host end's identity, one socket per netns, a leftover. */
@@ -204,7 +205,7 @@ export async function cmdAdd(ctx: Ctx): Promise<Result> {
 
     const ipamResult = await pending.done;
     seam("ipam");
-    const ips = ipamResult.ips.map((i) => ({ ...i, family: familyOfCidr(i.address) }));
+    const ips = ipamResult.ips.map((i) => ({ family: familyOfCidr(i.address), cidr: hostCidr(i.address) }));
     const has4 = ips.some((i) => i.family === 4), has6 = ips.some((i) => i.family === 6);
     if (!has4 && !has6) throw new CniError(ERR.internal, `IPAM plugin ${ipam.type} returned no addresses`);
 
@@ -218,16 +219,12 @@ export async function cmdAdd(ctx: Ctx): Promise<Result> {
     }
     seam("host-sysctl");
 
-    for (const ip of ips) {
-      const full = ip.family === 4 ? 32 : 128;
-      routeAdd(node, { dst: `${ipOf(ip.address)}/${full}`, link: hostLink, scope: "link" });
-    }
+    for (const ip of ips) routeAdd(node, { dst: ip.cidr, link: hostLink, scope: "link" });
     seam("host-routes");
 
-    const podIps = ips.map((ip) => {
-      const cidr = `${ipOf(ip.address)}/${ip.family === 4 ? 32 : 128}`;
-      addrAdd(pod, podLink, cidr, ip.family === 6 ? { nodad: true } : {});
-      return { address: cidr, gateway: ip.family === 4 ? GW4 : GW6, interface: 1, family: ip.family };
+    const podIps = ips.map(({ family, cidr }) => {
+      addrAdd(pod, podLink, cidr, family === 6 ? { nodad: true } : {});
+      return { address: cidr, gateway: family === 4 ? GW4 : GW6, interface: 1 };
     });
     seam("pod-addrs");
 
@@ -265,7 +262,7 @@ export async function cmdAdd(ctx: Ctx): Promise<Result> {
         { name: host.name, mac: host.mac, mtu },
         { name: env.ifname, mac: host.podMac, mtu, sandbox: env.netns },
       ],
-      ips: podIps.map(({ address, gateway, interface: i }) => ({ address, gateway, interface: i })),
+      ips: podIps,
       routes,
       dns: conf.dns ?? ipamResult.dns,
     };

@@ -10,7 +10,6 @@ import {
   isVethPeer,
   linkFind,
   neighList,
-  parseCidr,
   routeList,
   Socket,
   sysctlTryRead,
@@ -18,7 +17,7 @@ import {
 } from "../netlink/mod.ts";
 import { versionAtLeast } from "./config.ts";
 import { type Ctx, GW4, GW6 } from "./context.ts";
-import { openPodSocket } from "./add.ts";
+import { hostCidr, openPodSocket } from "./add.ts";
 import { CniError, ERR } from "./errors.ts";
 import { Ipam } from "./ipam.ts";
 import { hostAlias, hostEnd } from "./names.ts";
@@ -80,8 +79,7 @@ export async function cmdCheck(ctx: Ctx): Promise<void> {
   const hostRoutes = routeList(node, { ifindex: hostLink.index });
   for (const ip of ips) {
     if (!podAddrs.has(ip.address)) drift.push(`address ${ip.address} is missing on ${env.ifname}`);
-    const c = parseCidr(ip.address)!;
-    const dst = `${ip.address.slice(0, ip.address.indexOf("/"))}/${c.family === 4 ? 32 : 128}`;
+    const dst = hostCidr(ip.address);
     if (!hostRoutes.some((r) => r.dst === dst && r.ifindex === hostLink.index && r.gateway === null)) {
       drift.push(`host route ${dst} dev ${host.name} is missing`);
     }
