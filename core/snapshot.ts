@@ -21,7 +21,17 @@
  * @module
  */
 
-import { AF_INET, AF_INET6, errno, libc, SO_BINDTODEVICE, SOCK_CLOEXEC, SOCK_DGRAM, SOL_SOCKET } from "../ffi/libc.ts";
+import {
+  AF_INET,
+  AF_INET6,
+  cstr,
+  errno,
+  libc,
+  SO_BINDTODEVICE,
+  SOCK_CLOEXEC,
+  SOCK_DGRAM,
+  SOL_SOCKET,
+} from "../ffi/libc.ts";
 import {
   addrList,
   canonicalCidr,
@@ -411,7 +421,7 @@ export function sendProbe(netnsPath: string | null, link: Pick<Link, "index" | "
     const fd = libc.symbols.socket(fam === 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) throw new SnapshotError(`probe ${ip} dev ${link.name}: socket failed (errno ${errno()})`);
     try {
-      const dev = new TextEncoder().encode(`${link.name}\0`);
+      const dev = cstr(link.name);
       if (libc.symbols.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev, dev.length) !== 0) {
         throw new SnapshotError(`probe ${ip} dev ${link.name}: SO_BINDTODEVICE failed (errno ${errno()})`);
       }

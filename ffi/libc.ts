@@ -7,6 +7,8 @@
 
 import { lazyDlopen } from "./open.ts";
 
+export { cstr } from "./open.ts";
+
 /** Opened on first use (ffi/open.ts): a CNI VERSION call never needs it. */
 export const libc = lazyDlopen(
   "libc.so.6",
@@ -95,14 +97,6 @@ export const SOCK_DGRAM = 2;
 export const SOCK_CLOEXEC = 0o2000000;
 export const SOL_SOCKET = 1;
 export const SO_BINDTODEVICE = 25;
-
-/** Encodes a JS string as a NUL-terminated C string. */
-export function cstr(s: string): Uint8Array<ArrayBuffer> {
-  const bytes = new TextEncoder().encode(s);
-  const buf = new Uint8Array(bytes.length + 1);
-  buf.set(bytes);
-  return buf;
-}
 
 /** Reads the calling thread's errno (valid right after a failed libc call). */
 export function errno(): number {

@@ -32,7 +32,8 @@ const LOADER = {
 
 const handles = new Map<string, Deno.PointerObject>();
 
-function cstr(s: string): Uint8Array<ArrayBuffer> {
+/** Encodes a JS string as a NUL-terminated C string. */
+export function cstr(s: string): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(`${s}\0`);
 }
 
