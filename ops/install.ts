@@ -10,7 +10,7 @@
  * @module
  */
 
-import { int, parseFlags, str, strs, UsageError } from "../core/cli.ts";
+import { int, parseFlags, str, strs, UsageError, type Values } from "../core/cli.ts";
 import { removeIfExists, writeFileAtomic } from "../core/fsutil.ts";
 import type { Io } from "../core/io.ts";
 import { VERSION } from "../core/version.ts";
@@ -369,13 +369,21 @@ export async function planUninstall(
   return steps;
 }
 
-function dirFlags(values: Record<string, unknown>): { cniBinDir: string; cniConfDir: string; hooksDir: string | null } {
-  const v = values as Parameters<typeof str>[0];
+function dirFlags(v: Values): { cniBinDir: string; cniConfDir: string; hooksDir: string | null } {
   return {
     cniBinDir: (str(v, "cni-bin-dir") ?? DEFAULT_DIRS.cniBinDir).replace(/(.)\/+$/, "$1"),
     cniConfDir: (str(v, "cni-conf-dir") ?? DEFAULT_DIRS.cniConfDir).replace(/(.)\/+$/, "$1"),
     hooksDir: v["no-hook"] ? null : (str(v, "hooks-dir") ?? DEFAULT_DIRS.hooksDir).replace(/(.)\/+$/, "$1"),
   };
+}
+
+function requireAbsolute(cmd: string, values: Values, flags: string[]): void {
+  for (const f of flags) {
+    const p = str(values, f);
+    if (p !== undefined && !p.startsWith("/")) {
+      throw new UsageError(`podnet ${cmd}: --${f} wants an absolute path, got ${JSON.stringify(p)}`);
+    }
+  }
 }
 
 const DIR_FLAGS = {
@@ -444,12 +452,7 @@ export async function installCommand(args: string[], io: Io): Promise<number> {
   }
   const mtu = values.mtu === undefined ? undefined : int("install", values, "mtu", 0);
   if (mtu !== undefined && (mtu < 68 || mtu > 65535)) throw new UsageError("podnet install: --mtu must be 68…65535");
-  for (const f of ["cni-bin-dir", "cni-conf-dir", "hooks-dir", "ipam-data-dir", "capture-dir"]) {
-    const p = str(values, f);
-    if (p !== undefined && !p.startsWith("/")) {
-      throw new UsageError(`podnet install: --${f} wants an absolute path, got ${JSON.stringify(p)}`);
-    }
-  }
+  requireAbsolute("install", values, ["cni-bin-dir", "cni-conf-dir", "hooks-dir", "ipam-data-dir", "capture-dir"]);
   const dirs = dirFlags(values);
   const ipamDataDir = str(values, "ipam-data-dir");
   const captureDir = str(values, "capture-dir");
@@ -483,12 +486,7 @@ export async function uninstallCommand(args: string[], io: Io): Promise<number> 
     io.stdout(UNINSTALL_HELP);
     return 0;
   }
-  for (const f of ["cni-bin-dir", "cni-conf-dir", "hooks-dir"]) {
-    const p = str(values, f);
-    if (p !== undefined && !p.startsWith("/")) {
-      throw new UsageError(`podnet uninstall: --${f} wants an absolute path, got ${JSON.stringify(p)}`);
-    }
-  }
+  requireAbsolute("uninstall", values, ["cni-bin-dir", "cni-conf-dir", "hooks-dir"]);
   const steps = await planUninstall(dirFlags(values));
   const dryRun = values["dry-run"] === true;
   const lines = [dryRun ? "podnet uninstall plan (dry run: nothing removed):" : "podnet uninstall:"];
