@@ -154,6 +154,10 @@ export function podnetSource(): BinarySource {
   return { kind: "launcher", path: launcher, data: new TextEncoder().encode(buildLauncher(root)) };
 }
 
+/**
+ * Hex SHA-256 by Web Crypto, not core/sha256.ts: that one is for short names on the CNI path, while
+ * this hashes the installed binary (a compiled podnet is ~90 MB: 0.44 s here, 1.5 s in pure JS).
+ */
 async function sha256(data: Uint8Array): Promise<string> {
   const d = await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>);
   return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
