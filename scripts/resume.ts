@@ -60,6 +60,7 @@ import {
   validateSnapshot,
 } from "../core/snapshot.ts";
 import { linkFind, linkList, neighList, parseCidr, Socket, sysctlRead, withNetns } from "../netlink/mod.ts";
+import { ip, World } from "../tests/harness.ts";
 
 /** The podnet launcher: the same main.ts an installed /opt/cni/bin/podnet runs. */
 export const PODNET = new URL("../bin/podnet", import.meta.url).pathname;
@@ -721,57 +722,36 @@ export const COUNTER = [
 // ---------------------------------------------------------------------------
 // A two-node world for the demo, the measurement and the tests
 
-/** Throwaway namespaces and directories (the test harness's World is adapted to it). */
-export interface Scratch {
-  /** Creates a netns with lo up; returns its path (/run/netns/NAME). */
-  netns(name: string): string;
-  tempDir(): string;
-  /** Clean-up, run newest first before the namespaces go. */
-  defer(fn: () => void | Promise<void>): void;
-}
+/**
+ * Throwaway namespaces and directories of a two-node world: the test
+ * harness's World, giving netns paths (/run/netns/NAME) where it gives names.
+ * `new Lab()` has a world of its own for the demo and the measurement (netns
+ * `pnresume-ID-NAME`, which the test suite's sweeper leaves alone); the tests
+ * pass theirs.
+ */
+export class Lab implements AsyncDisposable {
+  readonly world: World;
 
-function ipCmd(args: string[]): void {
-  const o = new Deno.Command("ip", { args, stdout: "null", stderr: "piped" }).outputSync();
-  if (!o.success) throw new Error(`ip ${args.join(" ")}: ${dec.decode(o.stderr).trim()}`);
-}
+  constructor(world = new World({ netns: "pnresume-", tempDir: "podnet-resume-" })) {
+    this.world = world;
+  }
 
-/** A `Scratch` of its own for the demo and the measurement: netns `pnresume-PID-NAME`. */
-export class Lab implements Scratch, AsyncDisposable {
-  readonly #prefix = `pnresume-${Deno.pid.toString(36)}`;
-  readonly #netns: string[] = [];
-  readonly #dirs: string[] = [];
-  readonly #cleanups: (() => void | Promise<void>)[] = [];
-
+  /** Creates a netns with lo up; returns its path. */
   netns(name: string): string {
-    const ns = `${this.#prefix}-${name}`;
-    ipCmd(["netns", "add", ns]);
-    this.#netns.push(ns);
-    ipCmd(["-n", ns, "link", "set", "lo", "up"]);
-    return `/run/netns/${ns}`;
+    return this.world.path(this.world.netns(name));
   }
 
   tempDir(): string {
-    const d = Deno.makeTempDirSync({ prefix: "podnet-resume-" });
-    this.#dirs.push(d);
-    return d;
+    return this.world.tempDir();
   }
 
+  /** Clean-up, run newest first before the namespaces go. */
   defer(fn: () => void | Promise<void>): void {
-    this.#cleanups.push(fn);
+    this.world.defer(fn);
   }
 
-  async [Symbol.asyncDispose](): Promise<void> {
-    const errors: unknown[] = [];
-    for (const fn of this.#cleanups.reverse()) await Promise.resolve().then(fn).catch((e) => errors.push(e));
-    for (const ns of this.#netns.reverse()) {
-      try {
-        ipCmd(["netns", "del", ns]);
-      } catch (e) {
-        errors.push(e);
-      }
-    }
-    for (const d of this.#dirs) Deno.removeSync(d, { recursive: true });
-    if (errors.length) throw new AggregateError(errors, "resume lab clean-up failed");
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.world[Symbol.asyncDispose]();
   }
 }
 
@@ -797,13 +777,13 @@ export interface LabNode {
  * 10.99.n.1, a runsc root, and a host-local data dir. Containers created on
  * the node are force-deleted by `track`.
  */
-export function labNode(s: Scratch, n: number): LabNode {
-  const netns = s.netns(`node${n}`);
-  const name = netns.slice(netns.lastIndexOf("/") + 1);
+export function labNode(s: Lab, n: number): LabNode {
+  const name = s.world.netns(`node${n}`);
+  const netns = s.world.path(name);
   const address = `10.99.${n}.1`;
-  ipCmd(["-n", name, "link", "add", "ifb0", "type", "ifb"]);
-  ipCmd(["-n", name, "link", "set", "ifb0", "up"]);
-  ipCmd(["-n", name, "addr", "add", `${address}/32`, "dev", "ifb0"]);
+  ip(name, "link", "add", "ifb0", "type", "ifb");
+  ip(name, "link", "set", "ifb0", "up");
+  ip(name, "addr", "add", `${address}/32`, "dev", "ifb0");
   const dir = s.tempDir();
   const runtime = { root: `${dir}/runsc`, nodeNetns: netns, emptyDir: `${dir}/empty` };
   Deno.mkdirSync(runtime.root);
@@ -828,7 +808,7 @@ export function labNode(s: Scratch, n: number): LabNode {
 }
 
 /** Registers `runsc delete -force ID` on `s` (harmless when already gone). */
-export function track(s: Scratch, rt: Runtime, id: string): void {
+export function track(s: Lab, rt: Runtime, id: string): void {
   s.defer(async () => {
     await runscDelete(rt, id);
   });

@@ -64,20 +64,30 @@ export function ip(netns: string | null, ...args: string[]): string {
   return run("ip", [...(netns ? ["-n", netns] : []), ...args]);
 }
 
+/** Name prefixes of a world's namespaces and temp dirs. */
+export interface WorldPrefixes {
+  /** Default `NETNS_PREFIX`; a world with another one is not the sweeper's. */
+  netns?: string;
+  /** Default `podnet-test-`. */
+  tempDir?: string;
+}
+
 /** A throwaway set of network namespaces, removed on dispose. */
 export class World {
   readonly id: string;
+  readonly #prefix: Required<WorldPrefixes>;
   readonly #netns: string[] = [];
   readonly #dirs: string[] = [];
   readonly #cleanups: (() => void | Promise<void>)[] = [];
 
-  constructor() {
+  constructor(prefix: WorldPrefixes = {}) {
     this.id = `${Deno.pid.toString(36)}${(counter++).toString(36)}`;
+    this.#prefix = { netns: prefix.netns ?? NETNS_PREFIX, tempDir: prefix.tempDir ?? "podnet-test-" };
   }
 
-  /** Creates netns `pnt-ID-NAME` with lo up; returns its name. */
+  /** Creates netns `<prefix>ID-NAME` (`pnt-ID-NAME` by default) with lo up; returns its name. */
   netns(name: string): string {
-    const ns = `${NETNS_PREFIX}${this.id}-${name}`;
+    const ns = `${this.#prefix.netns}${this.id}-${name}`;
     ip(null, "netns", "add", ns);
     this.#netns.push(ns);
     ip(ns, "link", "set", "lo", "up");
@@ -91,7 +101,7 @@ export class World {
 
   /** A private temp dir removed on dispose. */
   tempDir(): string {
-    const d = Deno.makeTempDirSync({ prefix: "podnet-test-" });
+    const d = Deno.makeTempDirSync({ prefix: this.#prefix.tempDir });
     this.#dirs.push(d);
     return d;
   }

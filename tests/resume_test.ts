@@ -12,6 +12,7 @@ import {
   checkpoint,
   cniCall,
   COUNTER,
+  Lab,
   type LabNode,
   labNode,
   leftovers,
@@ -25,7 +26,6 @@ import {
   retargetBundle,
   runsc,
   runscList,
-  type Scratch,
   SNAPSHOT_FILE,
   snapshotAddresses,
   ticks,
@@ -33,20 +33,16 @@ import {
   waitTicks,
 } from "../scripts/resume.ts";
 import { SCHEMA, type Snapshot } from "../core/snapshot.ts";
-import { ip, ipJson, type Ran, run, runAsync, type World, world } from "./harness.ts";
+import { ip, ipJson, type Ran, run, runAsync, world } from "./harness.ts";
 import { kernelState } from "./sandbox_world.ts";
 
 run("runsc", ["--version"]); // fails the file at once, with a clear message, when runsc is missing
-
-function scratch(w: World): Scratch {
-  return { netns: (n) => w.path(w.netns(n)), tempDir: () => w.tempDir(), defer: (fn) => w.defer(fn) };
-}
 
 function nsName(path: string): string {
   return path.slice(path.lastIndexOf("/") + 1);
 }
 
-function attach(s: Scratch, node: LabNode, id: string, config: Record<string, unknown>): Attachment {
+function attach(s: Lab, node: LabNode, id: string, config: Record<string, unknown>): Attachment {
   const att = { containerId: id, podNetns: s.netns(id), ifname: "eth0", config };
   s.defer(async () => {
     await cniCall(node.cni, "DEL", att); // DEL of a detached pod succeeds too
@@ -69,7 +65,7 @@ interface Checkpointed {
  * check node 1 holds nothing of the pod afterwards.
  */
 async function onNode1(
-  s: Scratch,
+  s: Lab,
   n1: LabNode,
   subnets: string[],
   extraRoute?: string,
@@ -110,7 +106,7 @@ function hostMac(node: LabNode): string {
 
 Deno.test("resume: a counter checkpointed on node 1 carries on in a new pod on node 2 at the same addresses, pings node 2 at once; node 1 is left clean", async () => {
   await using w = world();
-  const s = scratch(w);
+  const s = new Lab(w);
   const n1 = labNode(s, 1), n2 = labNode(s, 2);
   const subnets = ["10.244.0.0/16", "fd00:244::/64"]; // one network across the nodes
   const old = await onNode1(s, n1, subnets, "10.123.0.0/16");
@@ -161,7 +157,7 @@ Deno.test("resume: a counter checkpointed on node 1 carries on in a new pod on n
 
 Deno.test("resume: with a new address from node 2's range, into a separate sandbox netns the link is moved to", async () => {
   await using w = world();
-  const s = scratch(w);
+  const s = new Lab(w);
   const n1 = labNode(s, 1), n2 = labNode(s, 2);
   const old = await onNode1(s, n1, ["10.244.1.0/24"]);
 
@@ -212,7 +208,7 @@ Deno.test("resume: with a new address from node 2's range, into a separate sandb
 
 Deno.test("resume through the OCI hook: runsc makes the sandbox's netns and runs podnet hook at restore, which moves eth0 in", async () => {
   await using w = world();
-  const s = scratch(w);
+  const s = new Lab(w);
   const n1 = labNode(s, 1), n2 = labNode(s, 2);
   const old = await onNode1(s, n1, ["10.244.0.0/16"], "10.123.0.0/16");
 
@@ -266,7 +262,7 @@ Deno.test("resume through the OCI hook: runsc makes the sandbox's netns and runs
 
 /** Node 2 with an attached pod and an image dir holding `snapshot` (no image: the flow must stop before runsc). */
 async function attachedOnNode2(
-  s: Scratch,
+  s: Lab,
 ): Promise<{ n2: LabNode; pod: Attachment; image: string; bundle: string; good: Snapshot }> {
   const n2 = labNode(s, 2);
   const pod = attach(s, n2, "new", n2.config("10.244.2.0/24"));
@@ -282,7 +278,7 @@ async function attachedOnNode2(
 
 Deno.test("resume: a corrupt snapshot fails before runsc restore with a clear error; the target pod is as it was", async () => {
   await using w = world();
-  const s = scratch(w);
+  const s = new Lab(w);
   const { n2, pod, image, bundle, good } = await attachedOnNode2(s);
   const corrupt = structuredClone(good) as unknown as { links: { neighbors: { mac: string }[] }[] };
   corrupt.links[0]!.neighbors[0]!.mac = "ff:ff:ff:ff:ff:ff";
@@ -318,7 +314,7 @@ Deno.test("resume: a corrupt snapshot fails before runsc restore with a clear er
 
 Deno.test("resume: a gateway node 2 cannot resolve fails before runsc restore naming it, never pinning the snapshot's MAC; the pod is as it was", async () => {
   await using w = world();
-  const s = scratch(w);
+  const s = new Lab(w);
   const { n2, pod, image, bundle, good } = await attachedOnNode2(s);
   // The snapshot names the gateway with a MAC (a stale one, from the "old node")...
   const stale = structuredClone(good);
@@ -349,7 +345,7 @@ Deno.test("resume: a gateway node 2 cannot resolve fails before runsc restore na
 
 Deno.test("resume: when runsc restore itself fails, the container and the CNI ADD are undone", async () => {
   await using w = world();
-  const s = scratch(w);
+  const s = new Lab(w);
   const n2 = labNode(s, 2);
   // A valid snapshot with no image beside it: everything up to runsc restore succeeds.
   const donor = attach(s, n2, "donor", n2.config("10.244.2.0/24"));
@@ -385,7 +381,7 @@ Deno.test("resume: when runsc restore itself fails, the container and the CNI AD
 
 Deno.test("checkpoint refuses a snapshot captured after the sandbox started (runsc took the addresses), before stopping it", async () => {
   await using w = world();
-  const s = scratch(w);
+  const s = new Lab(w);
   const n1 = labNode(s, 1);
   const pod = attach(s, n1, "old", n1.config("10.244.0.0/16"));
   await cniCall(n1.cni, "ADD", pod);
@@ -408,7 +404,7 @@ Deno.test("checkpoint refuses a snapshot captured after the sandbox started (run
 
 Deno.test("resume refuses a container ID that already exists on node 2, before the CNI ADD, and leaves that container running", async () => {
   await using w = world();
-  const s = scratch(w);
+  const s = new Lab(w);
   const n2 = labNode(s, 2);
   const other = s.netns("other");
   const bundle = `${n2.dir}/bundle`;
@@ -450,7 +446,7 @@ function resumeCli(args: string[]): Promise<Ran> {
 
 Deno.test("resume.ts as commands: checkpoint on node 1, resume on node 2; a corrupt snapshot exits 1 with one line naming the field", async () => {
   await using w = world();
-  const s = scratch(w);
+  const s = new Lab(w);
   const n1 = labNode(s, 1), n2 = labNode(s, 2);
   const pod1 = attach(s, n1, "old", n1.config("10.244.0.0/16"));
   await cniCall(n1.cni, "ADD", pod1);
