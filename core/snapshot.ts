@@ -55,6 +55,7 @@ import {
   validIfname,
   withNetns,
 } from "../netlink/mod.ts";
+import { IFF_LOOPBACK, IFF_NOARP } from "../ffi/libnl.ts";
 import { writeFileAtomic } from "./fsutil.ts";
 
 /** The schema string of this version. */
@@ -344,9 +345,6 @@ export interface CaptureOptions {
 
 /** Default wait for a gateway to resolve. ARP/NDP retransmit every 1 s, three tries. */
 export const DEFAULT_TIMEOUT_MS = 3000;
-
-const IFF_LOOPBACK = 0x8;
-const IFF_NOARP = 0x80;
 
 function sleepSync(ms: number): void {
   // Capture is not the CNI hot path; a short blocking wait keeps the netns helper synchronous.

@@ -83,11 +83,12 @@ export const F_SETPIPE_SZ = 1031;
 export const PIPE_CAPACITY = 65536;
 export const EINTR = 4;
 
-/** open(2) flags and namespace constants from the kernel headers. */
 /** sizeof(struct stat) on x86_64, and where st_size and st_mtim (sec, nsec) sit in it. */
 export const STAT_SIZE = 144;
 export const STAT_ST_SIZE = 48;
 export const STAT_ST_MTIM = 88;
+
+/** open(2) flags, namespace and socket constants from the kernel headers. */
 export const O_RDONLY = 0;
 export const O_CLOEXEC = 0o2000000;
 export const CLONE_NEWNET = 0x40000000;

@@ -224,12 +224,11 @@ export const rtnlNeighRead = lazyDlopen(
   } as const satisfies Deno.ForeignLibraryInterface,
 );
 
-/** Constants from <linux/netlink.h>, <linux/rtnetlink.h>, <linux/neighbour.h>, <netlink/errno.h>. */
+/** Constants from <linux/netlink.h>, <linux/if.h>, <linux/rtnetlink.h>, <linux/neighbour.h>, <netlink/errno.h>. */
 export const NETLINK_ROUTE = 0;
 export const NLM_F_REPLACE = 0x100;
 export const NLM_F_EXCL = 0x200;
 export const NLM_F_CREATE = 0x400;
-export const NLM_F_APPEND = 0x800;
 export const NL_CB_DEFAULT = 0;
 export const NL_CB_CUSTOM = 3;
 export const NL_STOP = 2;
@@ -237,6 +236,8 @@ export const NL_OK = 0;
 /** `enum nl_cb_type` member for a message flagged NLM_F_DUMP_INTR. */
 export const NL_CB_DUMP_INTR = 10;
 export const IFF_UP = 0x1;
+export const IFF_LOOPBACK = 0x8;
+export const IFF_NOARP = 0x80;
 export const IFA_F_NODAD = 0x02;
 export const IFA_F_TENTATIVE = 0x40;
 export const IFA_F_PERMANENT = 0x80;
