@@ -5,10 +5,16 @@
  * @module
  */
 
+/** Where `path`'s temp files go: its directory, and the name prefix they share (`.NAME.`). */
+function tempSite(path: string): { dir: string; prefix: string } {
+  const slash = path.lastIndexOf("/");
+  return { dir: slash < 0 ? "." : path.slice(0, slash) || "/", prefix: `.${path.slice(slash + 1)}.` };
+}
+
 /** Writes `data` to `path` atomically with `mode` (default 0600). */
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): void {
-  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
-  const tmp = `${dir}/.${path.slice(path.lastIndexOf("/") + 1)}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  const { dir, prefix } = tempSite(path);
+  const tmp = `${dir}/${prefix}${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   const f = Deno.openSync(tmp, { write: true, createNew: true, mode });
   try {
@@ -41,8 +47,7 @@ export function ensurePrivateDir(dir: string): void {
  */
 export function removeWithTemps(path: string): void {
   removeIfExists(path);
-  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
-  const prefix = `.${path.slice(path.lastIndexOf("/") + 1)}.`;
+  const { dir, prefix } = tempSite(path);
   let names: string[];
   try {
     names = [...Deno.readDirSync(dir)].map((e) => e.name);
