@@ -34,10 +34,10 @@ import {
 } from "../ffi/libc.ts";
 import {
   addrList,
-  canonicalCidr,
-  canonicalIp,
+  type Cidr,
   type Family,
   formatCidr,
+  formatIp,
   type Link,
   linkList,
   type Neigh,
@@ -160,13 +160,13 @@ function array(v: unknown, path: string, max: number): unknown[] {
 function ip(v: unknown, path: string): { text: string; family: Family } {
   const p = typeof v === "string" ? parseIp(v) : null;
   if (p === null) fail(path, `not an IP address: ${show(v)}`);
-  return { text: canonicalIp(v as string)!, family: p.family };
+  return { text: formatIp(p.bytes), family: p.family };
 }
 
-function cidr(v: unknown, path: string): { text: string; family: Family } {
+function cidr(v: unknown, path: string): Cidr & { text: string } {
   const c = typeof v === "string" && v.includes("/") ? parseCidr(v) : null;
   if (c === null) fail(path, `not a CIDR (address/prefix): ${show(v)}`);
-  return { text: canonicalCidr(v as string)!, family: c.family };
+  return { ...c, text: formatCidr(c.bytes, c.prefix) };
 }
 
 function mac(v: unknown, path: string): string {
@@ -186,8 +186,7 @@ function integer(v: unknown, path: string, min: number, max: number): number {
 function validateRoute(v: unknown, path: string): SnapshotRoute {
   const o = object(v, path, ["dst"], ["gateway", "scope", "onlink", "metric", "src"]);
   const dst = cidr(o.dst, `${path}.dst`);
-  const parsed = parseCidr(dst.text)!;
-  const net = formatCidr(networkOf(parsed).bytes, parsed.prefix);
+  const net = formatCidr(networkOf(dst).bytes, dst.prefix);
   if (net !== dst.text) fail(`${path}.dst`, `has host bits set (the network is ${net})`);
   const r: SnapshotRoute = { dst: dst.text };
   if (o.gateway !== undefined) {
