@@ -60,7 +60,7 @@ import {
   validateSnapshot,
 } from "../core/snapshot.ts";
 import { linkFind, linkList, neighList, parseCidr, Socket, sysctlRead, withNetns } from "../netlink/mod.ts";
-import { ip, World } from "../tests/harness.ts";
+import { ip, type Ran, runAsync, World } from "../tests/harness.ts";
 
 /** The podnet launcher: the same main.ts an installed /opt/cni/bin/podnet runs. */
 export const PODNET = new URL("../bin/podnet", import.meta.url).pathname;
@@ -74,37 +74,13 @@ export class ResumeError extends Error {
   override readonly name = "ResumeError";
 }
 
-/** What a process printed and how it exited. */
-export interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-const dec = new TextDecoder();
-
-async function exec(
+/** `runAsync` with the flow's default limit: a hung runsc or plugin fails its step after a minute. */
+function exec(
   cmd: string,
   args: string[],
   opts: { stdin?: string; env?: Record<string, string>; clearEnv?: boolean; timeoutMs?: number } = {},
 ): Promise<Ran> {
-  const p = new Deno.Command(cmd, {
-    args,
-    stdin: opts.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-    clearEnv: opts.clearEnv ?? false,
-    ...(opts.env ? { env: opts.env } : {}),
-    signal: AbortSignal.timeout(opts.timeoutMs ?? 60_000),
-  }).spawn();
-  if (opts.stdin !== undefined) {
-    const w = p.stdin.getWriter();
-    // A process that exits without reading its stdin is judged by its exit code, not by EPIPE.
-    await w.write(new TextEncoder().encode(opts.stdin)).catch(() => {});
-    await w.close().catch(() => {});
-  }
-  const out = await p.output();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  return runAsync(cmd, args, { ...opts, timeoutMs: opts.timeoutMs ?? 60_000 });
 }
 
 function lastLine(r: Ran): string {

@@ -29,11 +29,11 @@ export interface Ran {
   stderr: string;
 }
 
-/** Runs a command with optional stdin and env; never throws on non-zero exit. */
+/** Runs a command with optional stdin and env (killed after `timeoutMs`); never throws on non-zero exit. */
 export async function runAsync(
   cmd: string,
   args: string[],
-  opts: { stdin?: string; env?: Record<string, string>; clearEnv?: boolean; cwd?: string } = {},
+  opts: { stdin?: string; env?: Record<string, string>; clearEnv?: boolean; cwd?: string; timeoutMs?: number } = {},
 ): Promise<Ran> {
   const p = new Deno.Command(cmd, {
     args,
@@ -43,8 +43,10 @@ export async function runAsync(
     clearEnv: opts.clearEnv ?? false,
     ...(opts.env ? { env: opts.env } : {}),
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
+    ...(opts.timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(opts.timeoutMs) }),
   }).spawn();
   const w = p.stdin.getWriter();
+  // A process that exits without reading its stdin is judged by its exit code, not by EPIPE.
   await w.write(new TextEncoder().encode(opts.stdin ?? "")).catch(() => {});
   await w.close().catch(() => {});
   const out = await p.output();
