@@ -256,7 +256,9 @@ export const IN6_ADDR_GEN_MODE_EUI64 = 0;
 export const IN6_ADDR_GEN_MODE_NONE = 1;
 
 export const NLE_AGAIN = 4;
+export const NLE_NOMEM = 5;
 export const NLE_EXIST = 6;
+export const NLE_INVAL = 7;
 export const NLE_OBJ_NOTFOUND = 12;
 export const NLE_BUSY = 25;
 export const NLE_NODEV = 31;

@@ -13,7 +13,9 @@ import {
   NLE_BUSY,
   NLE_DUMP_INTR,
   NLE_EXIST,
+  NLE_INVAL,
   NLE_NODEV,
+  NLE_NOMEM,
   NLE_OBJ_NOTFOUND,
 } from "../ffi/libnl.ts";
 import { strerror } from "../ffi/libc.ts";
@@ -22,10 +24,12 @@ const ENOENT = 2;
 const ESRCH = 3;
 const EIO = 5;
 const EAGAIN = 11;
+const ENOMEM = 12;
 const EACCES = 13;
 const EBUSY = 16;
 const EEXIST = 17;
 const ENODEV = 19;
+const EINVAL = 22;
 const EADDRNOTAVAIL = 99;
 
 /** Raised by every netlink-layer call that fails. */
@@ -136,6 +140,16 @@ export function check(rc: number, action: string): number {
 /** A NetlinkError from a libc call that failed with `errno`. */
 export function libcError(action: string, errno: number): NetlinkError {
   return new NetlinkError(action, 0, errno, `${strerror(errno)} (errno ${errno})`);
+}
+
+/** Input refused before any request reaches the kernel (NLE_INVAL, EINVAL); `detail` names the input. */
+export function invalidInput(action: string, detail: string): NetlinkError {
+  return new NetlinkError(action, NLE_INVAL, EINVAL, detail);
+}
+
+/** A libnl allocation that returned NULL (NLE_NOMEM, ENOMEM). */
+export function outOfMemory(action: string): NetlinkError {
+  return new NetlinkError(action, NLE_NOMEM, ENOMEM, "out of memory");
 }
 
 /** The errno a Deno file-system error stands for (ENOENT, EACCES, else EIO), so `notFound` holds for a missing file. */

@@ -15,7 +15,7 @@ import {
   rtnlLinkRead,
 } from "../ffi/libnl.ts";
 import { cstr } from "../ffi/libc.ts";
-import { check, NetlinkError, resetKernelErrno } from "./errors.ts";
+import { check, invalidInput, NetlinkError, outOfMemory, resetKernelErrno } from "./errors.ts";
 import { closeFd, openNetnsFd } from "./netns.ts";
 import { buildMac, dump, fromSlot, outSlot, type Ptr, readMac, readStr, request } from "./object.ts";
 import type { Socket } from "./socket.ts";
@@ -91,7 +91,7 @@ function getKernel(sock: Socket, index: number, name: string | null, action: str
 
 /** The link called `name`; throws NetlinkError (`notFound`) when absent. */
 export function linkByName(sock: Socket, name: string): Link {
-  if (!validIfname(name)) throw new NetlinkError(`link show ${JSON.stringify(name)}`, 7, 22, "invalid interface name");
+  if (!validIfname(name)) throw invalidInput(`link show ${JSON.stringify(name)}`, "invalid interface name");
   return getKernel(sock, 0, name, `link show ${name}`);
 }
 
@@ -165,7 +165,7 @@ export function linkSet(sock: Socket, ref: LinkRef, changes: LinkChanges): void 
   const r = rtnlLink.symbols;
   const action = `link set ${linkRefName(ref)} ${JSON.stringify(changes)}`;
   if (changes.name !== undefined && !validIfname(changes.name)) {
-    throw new NetlinkError(action, 7, 22, `invalid interface name ${JSON.stringify(changes.name)}`);
+    throw invalidInput(action, `invalid interface name ${JSON.stringify(changes.name)}`);
   }
   const index = linkIndexOf(sock, ref);
   using stack = new DisposableStack();
@@ -261,11 +261,11 @@ export function linkAddVeth(sock: Socket, o: VethOptions): Link {
   const r = rtnlLink.symbols;
   const action = `link add ${o.name} type veth peer ${o.peerName}${o.peerNetns ? ` netns ${o.peerNetns}` : ""}`;
   for (const n of [o.name, o.peerName]) {
-    if (!validIfname(n)) throw new NetlinkError(action, 7, 22, `invalid interface name ${JSON.stringify(n)}`);
+    if (!validIfname(n)) throw invalidInput(action, `invalid interface name ${JSON.stringify(n)}`);
   }
   using stack = new DisposableStack();
   const link = r.rtnl_link_veth_alloc();
-  if (link === null) throw new NetlinkError(action, 5, 12, "out of memory");
+  if (link === null) throw outOfMemory(action);
   stack.defer(() => r.rtnl_link_veth_release(link));
   const peer = r.rtnl_link_veth_get_peer(link)!;
   r.rtnl_link_put(peer); // get_peer took a reference; veth_release drops the pair.

@@ -7,7 +7,16 @@
 
 import { libnl, libnlCache, NLE_DUMP_INTR } from "../ffi/libnl.ts";
 import { AF_INET, AF_INET6 } from "../ffi/libc.ts";
-import { check, DUMP_ATTEMPTS, NetlinkError, resetKernelErrno, retryTransient, takeDumpInterrupted } from "./errors.ts";
+import {
+  check,
+  DUMP_ATTEMPTS,
+  invalidInput,
+  NetlinkError,
+  outOfMemory,
+  resetKernelErrno,
+  retryTransient,
+  takeDumpInterrupted,
+} from "./errors.ts";
 import { type Cidr, type Family, formatIp, formatMac, type IpBytes, parseCidr, parseIp, parseMac } from "./ip.ts";
 import type { Socket } from "./socket.ts";
 
@@ -24,7 +33,7 @@ export function familyOf(af: number): Family | null {
 /** Builds an nl_addr; the caller owns the reference (`nl_addr_put`). */
 export function buildAddr(ip: IpBytes, prefix?: number): Ptr {
   const p = libnl.symbols.nl_addr_build(afOf(ip.family), ip.bytes, BigInt(ip.bytes.length));
-  if (p === null) throw new NetlinkError("nl_addr_build", 5, 12, "out of memory");
+  if (p === null) throw outOfMemory("nl_addr_build");
   libnl.symbols.nl_addr_set_prefixlen(p, prefix ?? ip.bytes.length * 8);
   return p;
 }
@@ -32,23 +41,23 @@ export function buildAddr(ip: IpBytes, prefix?: number): Ptr {
 /** Builds an nl_addr holding a MAC. */
 export function buildMac(mac: string, what: string): Ptr {
   const bytes = parseMac(mac);
-  if (!bytes) throw new NetlinkError(what, 7, 22, `invalid MAC address "${mac}"`);
+  if (!bytes) throw invalidInput(what, `invalid MAC address "${mac}"`);
   const p = libnl.symbols.nl_addr_build(0, bytes, BigInt(bytes.length));
-  if (p === null) throw new NetlinkError("nl_addr_build", 5, 12, "out of memory");
+  if (p === null) throw outOfMemory("nl_addr_build");
   return p;
 }
 
 /** Parses an IP or throws a NetlinkError naming `what`. */
 export function ipOrThrow(s: string, what: string): IpBytes {
   const ip = parseIp(s);
-  if (!ip) throw new NetlinkError(what, 7, 22, `invalid IP address "${s}"`);
+  if (!ip) throw invalidInput(what, `invalid IP address "${s}"`);
   return ip;
 }
 
 /** Parses a CIDR or throws a NetlinkError naming `what`. */
 export function cidrOrThrow(s: string, what: string): Cidr {
   const c = parseCidr(s);
-  if (!c) throw new NetlinkError(what, 7, 22, `invalid CIDR "${s}"`);
+  if (!c) throw invalidInput(what, `invalid CIDR "${s}"`);
   return c;
 }
 

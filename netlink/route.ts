@@ -14,7 +14,7 @@ import {
   rtnlRoute,
   rtnlRouteRead,
 } from "../ffi/libnl.ts";
-import { NetlinkError } from "./errors.ts";
+import { invalidInput } from "./errors.ts";
 import type { Family } from "./ip.ts";
 import { linkIndexOf, type LinkRef, linkRefName } from "./link.ts";
 import {
@@ -213,10 +213,10 @@ function buildRoute(sock: Socket, s: RouteSpec, action: string, del = false): Pt
       // Validate before allocating, so a bad input cannot leak the nexthop.
       const gw = h.gateway ? ipOrThrow(h.gateway, action) : null;
       if (gw && gw.family !== dst.family) {
-        throw new NetlinkError(action, 7, 22, `gateway ${h.gateway} is not of the family of ${s.dst}`);
+        throw invalidInput(action, `gateway ${h.gateway} is not of the family of ${s.dst}`);
       }
       if (h.weight !== undefined && (!Number.isInteger(h.weight) || h.weight < 1 || h.weight > 256)) {
-        throw new NetlinkError(action, 7, 22, `invalid nexthop weight ${h.weight} (want 1-256)`);
+        throw invalidInput(action, `invalid nexthop weight ${h.weight} (want 1-256)`);
       }
       const nh = r.rtnl_route_nh_alloc()!;
       if (ifindex !== null) r.rtnl_route_nh_set_ifindex(nh, ifindex);

@@ -7,7 +7,7 @@
  */
 
 import { libnl, NETLINK_ROUTE, NL_CB_CUSTOM, NL_CB_DEFAULT, NL_CB_DUMP_INTR } from "../ffi/libnl.ts";
-import { check, dumpIntrCallback, errorCallback, NetlinkError } from "./errors.ts";
+import { check, dumpIntrCallback, errorCallback, NetlinkError, outOfMemory } from "./errors.ts";
 import { withNetns } from "./netns.ts";
 
 /** An rtnetlink socket. Close it (or declare it with `using`). */
@@ -35,12 +35,12 @@ export class Socket {
   static #connect(netns: string | null): Socket {
     const s = libnl.symbols;
     const cb = s.nl_cb_alloc(NL_CB_DEFAULT);
-    if (cb === null) throw new NetlinkError("socket alloc", 5, 12, "out of memory");
+    if (cb === null) throw outOfMemory("socket alloc");
     try {
       check(s.nl_cb_err(cb, NL_CB_CUSTOM, errorCallback.pointer, null), "socket error callback");
       check(s.nl_cb_set(cb, NL_CB_DUMP_INTR, NL_CB_CUSTOM, dumpIntrCallback.pointer, null), "socket dump callback");
       const sk = s.nl_socket_alloc_cb(cb);
-      if (sk === null) throw new NetlinkError("socket alloc", 5, 12, "out of memory");
+      if (sk === null) throw outOfMemory("socket alloc");
       try {
         check(s.nl_connect(sk, NETLINK_ROUTE), `connect rtnetlink${netns ? ` in ${netns}` : ""}`);
       } catch (e) {

@@ -5,13 +5,13 @@
  * @module
  */
 
-import { fsErrno, NetlinkError } from "./errors.ts";
+import { fsErrno, invalidInput, NetlinkError } from "./errors.ts";
 import { validIfname } from "./link.ts";
 
 function path(key: string): string {
   const parts = key.split("/");
   if (parts.length < 2 || parts.some((p) => p === "" || p === "." || p === "..")) {
-    throw new NetlinkError(`sysctl ${key}`, 7, 22, "invalid sysctl key (want e.g. net/ipv4/conf/eth0/forwarding)");
+    throw invalidInput(`sysctl ${key}`, "invalid sysctl key (want e.g. net/ipv4/conf/eth0/forwarding)");
   }
   return `/proc/sys/${key}`;
 }
@@ -53,7 +53,7 @@ export function sysctlWrite(key: string, value: string | number): void {
 /** Per-interface sysctl key: `net/ipv{4,6}/{conf,neigh}/IF/NAME`. */
 export function ifSysctlKey(family: 4 | 6, ifname: string, name: string, tree: "conf" | "neigh" = "conf"): string {
   if (!validIfname(ifname)) {
-    throw new NetlinkError(`sysctl ${name}`, 7, 22, `invalid interface name ${JSON.stringify(ifname)}`);
+    throw invalidInput(`sysctl ${name}`, `invalid interface name ${JSON.stringify(ifname)}`);
   }
   return `net/ipv${family}/${tree}/${ifname}/${name}`;
 }
