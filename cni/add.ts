@@ -27,7 +27,6 @@ import {
   linkFind,
   linkSet,
   neighSet,
-  NetlinkError,
   parseCidr,
   routeAdd,
   Socket,
@@ -37,7 +36,7 @@ import {
 } from "../netlink/mod.ts";
 import { checkAliasLength } from "./config.ts";
 import { type Ctx, GW4, GW6 } from "./context.ts";
-import { CniError, ERR } from "./errors.ts";
+import { CniError, ERR, ignoreNotFound } from "./errors.ts";
 import { Ipam, type Pending } from "./ipam.ts";
 import { hostAlias, type HostEnd, hostEnd } from "./names.ts";
 import { familyOfCidr, parseResult, type Result, type ResultRoute } from "./result.ts";
@@ -151,11 +150,7 @@ export async function cmdAdd(ctx: Ctx): Promise<Result> {
     if (leftover !== null) {
       // Left over by an ADD that was killed before it finished or rolled back: replace it.
       log.warn("replacing leftover host interface", { host: host.name });
-      try {
-        linkDel(node, leftover);
-      } catch (e) {
-        if (!(e instanceof NetlinkError && e.notFound)) throw e;
-      }
+      ignoreNotFound(() => linkDel(node, leftover));
       // The leftover's lease has the same containerID/ifname, so host-local refused the ADD above
       // as a duplicate: release it, then ask again.
       await pending.done.catch(() => {});
@@ -174,32 +169,24 @@ export async function cmdAdd(ctx: Ctx): Promise<Result> {
     // Everything below lives on the veth (per-interface sysctls, addresses, host and pod routes,
     // pinned neighbors) and goes away with it, so one undo covers them all.
     undo.push(`delete veth ${host.name}`, () => {
-      try {
-        linkDel(node, hostLink);
-      } catch (e) {
-        if (!(e instanceof NetlinkError && e.notFound)) throw e;
-      }
+      ignoreNotFound(() => linkDel(node, hostLink));
     });
     seam("veth");
     const podLink = { index: hostLink.parentIndex, name: env.ifname };
 
     // Before anything can arrive on it, whatever the pod's families: the kernel takes Router
     // Advertisements on an interface whose own `forwarding` is 0 (`force_forwarding` does not count),
-    // so a pod could otherwise make itself the node's IPv6 default router.
-    ignoreRouterAdvertisements(host.name);
+    // so a pod could otherwise make itself the node's IPv6 default router (a node without IPv6 has
+    // nothing to protect).
+    ignoreNotFound(() => sysctlWrite(`net/ipv6/conf/${host.name}/accept_ra`, 0));
     // Host end up while its peer is still down (no carrier, so no link-local yet); addrgenmode none
     // in the same request keeps the kernel from ever adding an EUI-64 one next to fe80::1.
     linkSet(node, hostLink, { alias, addrGenMode: "none", up: true });
     seam("host-link");
 
-    // Pod end: DAD off before the link comes up, so even its kernel link-local is usable at once.
-    withNetns(env.netns, () => {
-      try {
-        sysctlWrite(`net/ipv6/conf/${env.ifname}/accept_dad`, 0);
-      } catch (e) {
-        if (!(e instanceof NetlinkError && e.notFound)) throw e; // IPv6 disabled: nothing to detect
-      }
-    });
+    // Pod end: DAD off before the link comes up, so even its kernel link-local is usable at once
+    // (IPv6 disabled: nothing to detect).
+    withNetns(env.netns, () => ignoreNotFound(() => sysctlWrite(`net/ipv6/conf/${env.ifname}/accept_dad`, 0)));
     linkSet(pod, podLink, { up: true });
     seam("pod-link");
 
@@ -296,27 +283,13 @@ function podRoutes(ipam: Result, has4: boolean, has6: boolean): ResultRoute[] {
   return out;
 }
 
-/** `accept_ra=0` on the host end; a node without IPv6 has nothing to protect. */
-function ignoreRouterAdvertisements(ifname: string): void {
-  try {
-    sysctlWrite(`net/ipv6/conf/${ifname}/accept_ra`, 0);
-  } catch (e) {
-    if (!(e instanceof NetlinkError && e.notFound)) throw e;
-  }
-}
-
 /**
  * IPv6 forwarding without touching `all.forwarding`: `force_forwarding` on
  * the host end (kernel >= 6.17); on older kernels the per-interface
  * `forwarding`, which forwards only when `all.forwarding` is on — then warn.
  */
 function enableIpv6Forwarding(ifname: string, ctx: Ctx): void {
-  try {
-    sysctlWrite(`net/ipv6/conf/${ifname}/force_forwarding`, 1);
-    return;
-  } catch (e) {
-    if (!(e instanceof NetlinkError && e.notFound)) throw e;
-  }
+  if (ignoreNotFound(() => sysctlWrite(`net/ipv6/conf/${ifname}/force_forwarding`, 1))) return;
   sysctlWrite(`net/ipv6/conf/${ifname}/forwarding`, 1);
   if (sysctlRead("net/ipv6/conf/all/forwarding") === "0") {
     ctx.log.warn(

@@ -8,9 +8,10 @@
  */
 
 import { load } from "../core/load.ts";
-import { linkDel, linkFind, NetlinkError, Socket } from "../netlink/mod.ts";
+import { linkDel, linkFind, Socket } from "../netlink/mod.ts";
 import { isOurs } from "./add.ts";
 import type { Ctx } from "./context.ts";
+import { ignoreNotFound } from "./errors.ts";
 import { Ipam, type Pending } from "./ipam.ts";
 import { hostAlias, hostEnd } from "./names.ts";
 
@@ -33,11 +34,7 @@ export async function cmdDel(ctx: Ctx): Promise<void> {
     using node = Socket.open();
     const link = linkFind(node, host.name);
     if (link !== null && isOurs(link, alias, host.mac)) {
-      try {
-        linkDel(node, link);
-      } catch (e) {
-        if (!(e instanceof NetlinkError && e.notFound)) throw e;
-      }
+      ignoreNotFound(() => linkDel(node, link));
     } else if (link !== null) {
       // Same name, other owner: not ours to delete (hash collision or a foreign link).
       log.warn("host interface belongs to another attachment; left alone", { host: host.name, alias: link.alias });

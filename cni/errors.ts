@@ -57,6 +57,20 @@ export function toCniError(e: unknown): CniError {
   return new CniError(ERR.internal, String(e));
 }
 
+/**
+ * Runs a step for which "already gone" is fine (a link deleted meanwhile, the
+ * sysctl of a disabled or too old feature); false when it was gone.
+ */
+export function ignoreNotFound(fn: () => void): boolean {
+  try {
+    fn();
+    return true;
+  } catch (e) {
+    if (e instanceof NetlinkError && e.notFound) return false;
+    throw e;
+  }
+}
+
 /** The error object for `e` in `cniVersion`. */
 export function errorJson(e: CniError, cniVersion: string): CniErrorJson {
   return { cniVersion, code: e.code, msg: e.message, details: e.details };

@@ -10,10 +10,10 @@
  * @module
  */
 
-import { linkDel, linkList, NetlinkError, Socket, sysctlTryRead } from "../netlink/mod.ts";
+import { linkDel, linkList, Socket, sysctlTryRead } from "../netlink/mod.ts";
 import { type Attachment, versionAtLeast } from "./config.ts";
 import type { Ctx } from "./context.ts";
-import { CniError, ERR } from "./errors.ts";
+import { CniError, ERR, ignoreNotFound } from "./errors.ts";
 import { Ipam } from "./ipam.ts";
 import { hostEnd, parseAlias } from "./names.ts";
 
@@ -42,12 +42,10 @@ export async function cmdGc(ctx: Ctx): Promise<Attachment[]> {
       // Only links whose name podnet would derive from the alias: a foreign alias is not a claim.
       if (hostEnd(conf.hostInterfacePrefix, a.containerId, a.ifname).name !== l.name) continue;
       try {
-        linkDel(node, l);
+        ignoreNotFound(() => linkDel(node, l));
       } catch (e) {
-        if (!(e instanceof NetlinkError && e.notFound)) {
-          errors.push(e instanceof Error ? e.message : String(e));
-          continue;
-        }
+        errors.push(e instanceof Error ? e.message : String(e));
+        continue;
       }
       stale.push({ containerID: a.containerId, ifname: a.ifname });
       if (conf.captureDir !== null) {
