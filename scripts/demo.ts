@@ -32,6 +32,7 @@ import {
   track,
   waitTicks,
 } from "./resume.ts";
+import { ip } from "../tests/harness.ts";
 
 const dec = new TextDecoder();
 const NODE6 = "fd00:99::1";
@@ -68,7 +69,7 @@ async function main(): Promise<void> {
 
   await using lab = new Lab();
   const node = labNode(lab, 0);
-  sh("ip", ["-n", node.netns.slice("/run/netns/".length), "addr", "add", `${NODE6}/128`, "dev", "ifb0"]);
+  ip(node.netns.slice("/run/netns/".length), "addr", "add", `${NODE6}/128`, "dev", "ifb0");
   const subnets = ["10.244.1.0/24", "fd00:244:1::/64"];
   const config = node.config(...subnets);
   step(`a throwaway node netns (uplink stand-in ifb0: ${node.address}, ${NODE6}) and pod netns`);
