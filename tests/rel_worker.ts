@@ -11,17 +11,13 @@
 
 import { memoryIo } from "../core/io.ts";
 import { main } from "../main.ts";
+import { rssKiB } from "./harness.ts";
 
 const enc = new TextEncoder();
 function send(o: unknown): void {
   const b = enc.encode(`${typeof o === "string" ? o : JSON.stringify(o)}\n`);
   let off = 0;
   while (off < b.length) off += Deno.stdout.writeSync(b.subarray(off));
-}
-
-function rss(): number {
-  const m = Deno.readTextFileSync("/proc/self/status").match(/^VmRSS:\s+(\d+) kB/m);
-  return m ? Number(m[1]) : 0;
 }
 
 send("ready");
@@ -57,7 +53,7 @@ for await (const chunk of Deno.stdin.readable) {
       ...(threw !== undefined ? { threw } : {}),
       ms,
       fds: [...Deno.readDirSync("/proc/self/fd")].length,
-      rssKiB: rss(),
+      rssKiB: rssKiB(),
     });
   }
 }
