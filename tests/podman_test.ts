@@ -138,6 +138,12 @@ async function engine(w: World): Promise<Engine> {
   return { dir, node, nodePath, rootfs: `${dir}/rootfs`, podman, ok, status };
 }
 
+/** `podman run -d --name NAME FLAGS… --network podnet` of a busybox `sleep 300`; returns the container ID. */
+async function sleeper(e: Engine, name: string, ...flags: string[]): Promise<string> {
+  const args = ["--network", "podnet", "--rootfs", e.rootfs, "/bin/busybox", "sleep", "300"];
+  return (await e.ok("run", "-d", "--name", name, ...flags, ...args)).trim();
+}
+
 interface PodNet {
   IPAddress: string;
   GlobalIPv6Address: string;
@@ -191,20 +197,7 @@ Deno.test("podman (runc) container gets a dual-stack address from podnet, pings 
   await using w = world();
   const e = await engine(w);
   const t0 = performance.now();
-  const cid = (await e.ok(
-    "run",
-    "-d",
-    "--name",
-    "a1",
-    "--network",
-    "podnet",
-    "--rootfs",
-    e.rootfs,
-    "/bin/busybox",
-    "sleep",
-    "300",
-  ))
-    .trim();
+  const cid = await sleeper(e, "a1");
   const tRun = performance.now() - t0;
   const { id, net } = await inspect(e, "a1");
   assert.equal(id, cid);
@@ -260,23 +253,14 @@ Deno.test("podman gVisor (runsc) container reaches the node with proxy ARP off, 
   await using w = world();
   const e = await engine(w);
   const t0 = performance.now();
-  const cid = (await e.ok(
-    "run",
-    "-d",
-    "--name",
+  const cid = await sleeper(
+    e,
     "g1",
     "--runtime",
     "runsc-podnet", // [engine.runtimes] in deploy/podman/containers.conf
     "--annotation",
     "podnet.io/sandbox=gvisor",
-    "--network",
-    "podnet",
-    "--rootfs",
-    e.rootfs,
-    "/bin/busybox",
-    "sleep",
-    "300",
-  )).trim();
+  );
   const tRun = performance.now() - t0;
   const end = hostEnds(e.node)[0];
   assert.ok(end, "a host end exists");
@@ -314,21 +298,7 @@ Deno.test("podman: 20 containers started and removed in a loop leave nothing beh
   const ids: string[] = [];
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
-    ids.push(
-      (await e.ok(
-        "run",
-        "-d",
-        "--name",
-        `l${i}`,
-        "--network",
-        "podnet",
-        "--rootfs",
-        e.rootfs,
-        "/bin/busybox",
-        "sleep",
-        "300",
-      )).trim(),
-    );
+    ids.push(await sleeper(e, `l${i}`));
   }
   const tStart = performance.now() - t0;
   const st = await e.status();
