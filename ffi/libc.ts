@@ -1,6 +1,6 @@
 /**
  * Raw libc symbols used by podnet: namespace switching, file descriptors,
- * errno and interface lookup. C names verbatim; no logic lives here.
+ * errno, stat, sockets and process spawning. C names verbatim; no logic lives here.
  *
  * @module
  */
@@ -18,10 +18,7 @@ export const libc = lazyDlopen(
     close: { parameters: ["i32"], result: "i32" },
     __errno_location: { parameters: [], result: "pointer" },
     strerror: { parameters: ["i32"], result: "pointer" },
-    if_nametoindex: { parameters: ["buffer"], result: "u32" },
-    getpid: { parameters: [], result: "i32" },
     stat: { parameters: ["buffer", "buffer"], result: "i32" },
-    gettid: { parameters: [], result: "i32" },
     socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
     sendto: {
       parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"],

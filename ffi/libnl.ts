@@ -40,17 +40,13 @@ export const libnl = lazyDlopen(
     nl_cb_err: { parameters: [P, "i32", "function", P], result: "i32" },
     nl_cb_set: { parameters: [P, "i32", "i32", "function", P], result: "i32" },
 
-    nl_socket_alloc: { parameters: [], result: P },
     nl_socket_alloc_cb: { parameters: [P], result: P },
     nl_socket_free: { parameters: [P], result: "void" },
-    nl_socket_set_buffer_size: { parameters: [P, "i32", "i32"], result: "i32" },
     nl_connect: { parameters: [P, "i32"], result: "i32" },
-    nl_close: { parameters: [P], result: "void" },
 
     nl_addr_build: { parameters: ["i32", B, "usize"], result: P },
     nl_addr_put: { parameters: [P], result: "void" },
     nl_addr_set_prefixlen: { parameters: [P, "i32"], result: "void" },
-    nl_addr_get_family: { parameters: [P], result: "i32" },
     nl_addr_get_len: { parameters: [P], result: "u32" },
     nl_addr_get_prefixlen: { parameters: [P], result: "u32" },
     nl_addr_get_binary_addr: { parameters: [P], result: P },
@@ -62,7 +58,6 @@ export const libnlCache = lazyDlopen(
   LIBNL,
   {
     nl_cache_free: { parameters: [P], result: "void" },
-    nl_cache_nitems: { parameters: [P], result: "i32" },
     nl_cache_get_first: { parameters: [P], result: P },
     nl_cache_get_next: { parameters: [P], result: P },
   } as const satisfies Deno.ForeignLibraryInterface,
@@ -84,9 +79,7 @@ export const rtnlLinkRead = lazyDlopen(
     rtnl_link_get_ifalias: { parameters: [P], result: P },
     rtnl_link_get_type: { parameters: [P], result: P },
     rtnl_link_get_link: { parameters: [P], result: "i32" },
-    rtnl_link_get_master: { parameters: [P], result: "i32" },
     rtnl_link_get_link_netnsid: { parameters: [P, B], result: "i32" },
-    rtnl_link_inet6_get_addr_gen_mode: { parameters: [P, B], result: "i32" },
   } as const satisfies Deno.ForeignLibraryInterface,
 );
 
@@ -138,7 +131,6 @@ export const rtnlAddrRead = lazyDlopen(
     rtnl_addr_alloc_cache: { parameters: [P, B], result: "i32" },
     rtnl_addr_get_ifindex: { parameters: [P], result: "i32" },
     rtnl_addr_get_local: { parameters: [P], result: P },
-    rtnl_addr_get_prefixlen: { parameters: [P], result: "i32" },
     rtnl_addr_get_family: { parameters: [P], result: "i32" },
     rtnl_addr_get_flags: { parameters: [P], result: "u32" },
     rtnl_addr_get_scope: { parameters: [P], result: "i32" },
@@ -163,7 +155,6 @@ export const rtnlRoute = lazyDlopen(
     rtnl_route_set_pref_src: { parameters: [P, P], result: "i32" },
     rtnl_route_add_nexthop: { parameters: [P, P], result: "void" },
     rtnl_route_nh_alloc: { parameters: [], result: P },
-    rtnl_route_nh_free: { parameters: [P], result: "void" },
     rtnl_route_nh_set_ifindex: { parameters: [P, "i32"], result: "void" },
     rtnl_route_nh_set_gateway: { parameters: [P, P], result: "void" },
     rtnl_route_nh_set_flags: { parameters: [P, "u32"], result: "void" },
@@ -219,7 +210,6 @@ export const rtnlNeighRead = lazyDlopen(
     rtnl_neigh_get_dst: { parameters: [P], result: P },
     rtnl_neigh_get_lladdr: { parameters: [P], result: P },
     rtnl_neigh_get_state: { parameters: [P], result: "i32" },
-    rtnl_neigh_get_flags: { parameters: [P], result: "u32" },
     rtnl_neigh_get_family: { parameters: [P], result: "i32" },
   } as const satisfies Deno.ForeignLibraryInterface,
 );
