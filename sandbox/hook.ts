@@ -197,8 +197,9 @@ interface Takeable {
  * Refuses, before anything is captured or probed, to take a link that is not
  * podnet's (or the operator's). A link netns named by an annotation must hold
  * THIS container's pod end: otherwise one pod spec could take another pod's link.
+ * Returns the names checked, which are then exactly the ones captured and moved.
  */
-function checkMovable(t: Takeable): void {
+function checkMovable(t: Takeable): string[] {
   using src = Socket.open(t.linkNetns);
   using self = Socket.open(t.selfNetns);
   const pods = linkList(src), hosts = linkList(self);
@@ -224,6 +225,7 @@ function checkMovable(t: Takeable): void {
       );
     }
   }
+  return taken;
 }
 
 /** Runs the hook for `state`; returns the snapshot it applied. */
@@ -239,14 +241,14 @@ export function runHook(state: HookState, opts: HookOptions): Snapshot {
     if (refuseNodeNetns(linkNetns, "link netns", self) === targetId) {
       throw new HookError(`refusing link netns ${linkNetns}: it is the container's own netns`);
     }
-    checkMovable({
+    const taken = checkMovable({
       linkNetns,
       ifnames,
       named: opts.ifnames ?? [],
       containerId: opts.linkNetns ? null : state.id,
       selfNetns: self,
     });
-    snap = captureNetns(linkNetns, { ifnames, timeoutMs });
+    snap = captureNetns(linkNetns, { ifnames: taken, timeoutMs });
     restoreSnapshot(snap, { netns: target, linkNetns });
   } else {
     snap = captureNetns(target, { ifnames, timeoutMs });
