@@ -117,8 +117,8 @@ function inspect(ctx: Ctx, alias: string, sockets: Socket[]): Inspected {
 /** Runs ADD; returns the result in podnet's internal shape. */
 export async function cmdAdd(ctx: Ctx): Promise<Result> {
   const { env, conf, log, seam } = ctx;
-  checkAliasLength(conf.name, env.containerId, env.ifname);
   const alias = hostAlias(conf.name, env.containerId, env.ifname);
+  checkAliasLength(alias);
   // IPAM first: its plugin is a process of its own (tens of milliseconds, the longest step of an
   // ADD), so it runs while the names are derived, the sockets opened, the leftovers checked and the
   // veth made. Only addresses, routes and the per-family sysctls wait for its result. A check below

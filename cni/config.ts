@@ -267,9 +267,9 @@ export function parseConfig(raw: Record<string, unknown>, command: Command): Net
   };
 }
 
-/** Whether the alias `networkName/containerID/ifname` fits the kernel's limit. */
-export function checkAliasLength(network: string, containerId: string, ifname: string): void {
-  const n = new TextEncoder().encode(`${network}/${containerId}/${ifname}`).length;
+/** Whether the host end's alias (`hostAlias`: `networkName/containerID/ifname`) fits the kernel's limit. */
+export function checkAliasLength(alias: string): void {
+  const n = new TextEncoder().encode(alias).length;
   if (n > ALIAS_MAX) {
     throw envError(`network name, CNI_CONTAINERID and CNI_IFNAME together are ${n} bytes; at most ${ALIAS_MAX} fit`);
   }
