@@ -15,6 +15,8 @@ import {
   sysctlTryRead,
   withNetns,
 } from "../netlink/mod.ts";
+import { readSnapshot } from "../core/snapshot.ts";
+import { capturePath } from "./capture.ts";
 import { versionAtLeast } from "./config.ts";
 import { type Ctx, GW4, GW6 } from "./context.ts";
 import { hostCidr, openPodSocket } from "./add.ts";
@@ -139,8 +141,6 @@ export async function cmdCheck(ctx: Ctx): Promise<void> {
     }
   }
   if (conf.captureDir !== null) {
-    const { capturePath } = await import("./capture.ts");
-    const { readSnapshot } = await import("../core/snapshot.ts");
     const path = capturePath(conf.captureDir, env.containerId, env.ifname);
     try {
       const snap = readSnapshot(path);

@@ -11,6 +11,7 @@
  */
 
 import { linkDel, linkList, Socket, sysctlTryRead } from "../netlink/mod.ts";
+import { removePodSnapshot } from "./capture.ts";
 import { type Attachment, versionAtLeast } from "./config.ts";
 import type { Ctx } from "./context.ts";
 import { CniError, ERR, ignoreNotFound } from "./errors.ts";
@@ -49,7 +50,7 @@ export async function cmdGc(ctx: Ctx): Promise<Attachment[]> {
       }
       stale.push({ containerID: a.containerId, ifname: a.ifname });
       if (conf.captureDir !== null) {
-        (await import("./capture.ts")).removePodSnapshot(conf.captureDir, a.containerId, a.ifname);
+        removePodSnapshot(conf.captureDir, a.containerId, a.ifname);
       }
     }
   }
