@@ -228,6 +228,19 @@ export function script(path: string, body: string): string {
   return path;
 }
 
+/** A fake IPAM plugin in `dir`: answers VERSION like host-local, runs `add` for ADD and `other` for any other command. */
+export function fakeIpam(dir: string, name: string, add: string, other = "exit 0"): string {
+  return script(
+    `${dir}/${name}`,
+    `/bin/cat >/dev/null
+case "$CNI_COMMAND" in
+VERSION) echo '{"cniVersion":"1.0.0","supportedVersions":["0.3.0","0.3.1","0.4.0","1.0.0"]}' ;;
+ADD) ${add} ;;
+*) ${other} ;;
+esac`,
+  );
+}
+
 /** A CNI_PATH directory holding host-local (symlinked) and whatever fakes the test adds. */
 export function pluginDir(w: World): string {
   const dir = `${w.tempDir()}/bin`;

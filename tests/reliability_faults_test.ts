@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { world } from "./harness.ts";
 import { ADD_STEPS } from "../cni/seams.ts";
 import { assertCniError, cni, makeNode, PODNET } from "./cni_helpers.ts";
-import { assertNoLeak, nodeState, pluginDir, pool, relConf, script, seamEnv } from "./rel_helpers.ts";
+import { assertNoLeak, fakeIpam, nodeState, pluginDir, pool, relConf, seamEnv } from "./rel_helpers.ts";
 
 const VARIANTS = [
   { label: "dual-stack static-neighbor", opts: {} },
@@ -40,19 +40,6 @@ Deno.test(`a failure injected after each of the ${ADD_STEPS.length} ADD steps re
   }
   await assertNoLeak(node, before, "injected failures", { pods });
 });
-
-/** A fake IPAM plugin: answers VERSION like host-local, runs `add` for ADD, succeeds on anything else. */
-function fakeIpam(dir: string, name: string, add: string): string {
-  return script(
-    `${dir}/${name}`,
-    `/bin/cat >/dev/null
-case "$CNI_COMMAND" in
-VERSION) echo '{"cniVersion":"1.0.0","supportedVersions":["0.3.0","0.3.1","0.4.0","1.0.0"]}' ;;
-ADD) ${add} ;;
-*) exit 0 ;;
-esac`,
-  );
-}
 
 Deno.test("a failing, garbled or empty IPAM answer fails ADD with the right code and leaves nothing", async () => {
   await using w = world();

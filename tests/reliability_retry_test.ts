@@ -16,7 +16,7 @@ import { addrList, NetlinkError, Socket } from "../netlink/mod.ts";
 import { dump, request } from "../netlink/object.ts";
 import { toCniError } from "../cni/errors.ts";
 import { assertCniError, cni, makeNode } from "./cni_helpers.ts";
-import { assertNoLeak, nodeState, pluginDir, processesIn, relConf, script } from "./rel_helpers.ts";
+import { assertNoLeak, fakeIpam, nodeState, pluginDir, processesIn, relConf, script } from "./rel_helpers.ts";
 
 Deno.test("an interrupted dump is retried and a busy kernel answer is retried at most 5 times (fake libnl calls)", () => {
   using sock = Socket.open(); // only its pointer is passed to the fakes; nothing is sent
@@ -93,25 +93,13 @@ print(hit)`;
   console.log(`kernel interrupted ${interrupted}/40 raw dumps; 40/40 podnet dumps were whole`);
 });
 
-/** A fake IPAM plugin answering VERSION like host-local and running `body` for every other command. */
-function fakeIpam(dir: string, name: string, body: string): string {
-  return script(
-    `${dir}/${name}`,
-    `/bin/cat >/dev/null
-case "$CNI_COMMAND" in
-VERSION) echo '{"cniVersion":"1.0.0","supportedVersions":["0.3.0","0.3.1","0.4.0","1.0.0"]}' ;;
-*) ${body} ;;
-esac`,
-  );
-}
-
 Deno.test("an IPAM plugin that is missing, exhausted or hanging fails ADD clearly, in bounded time, leaving nothing", async () => {
   await using w = world();
   const node = makeNode(w);
   const bin = pluginDir(w);
   // Hangs on ADD only, through a child of its own (which must die with it).
-  fakeIpam(bin, "ipam-hang-add", `if [ "$CNI_COMMAND" = ADD ]; then /bin/sleep 600; /bin/sleep 1; fi; exit 0`);
-  fakeIpam(bin, "ipam-hang-all", `exec /bin/sleep 600`);
+  fakeIpam(bin, "ipam-hang-add", "/bin/sleep 600; /bin/sleep 1");
+  fakeIpam(bin, "ipam-hang-all", "exec /bin/sleep 600", "exec /bin/sleep 600");
   script(`${bin}/ipam-hang-version`, "exec /bin/sleep 600");
   const before = nodeState(node);
   const timeoutMs = 1500;
