@@ -76,7 +76,8 @@ export interface AddrOptions {
   replace?: boolean;
 }
 
-function build(sock: Socket, link: LinkRef, cidr: string, action: string): { p: Ptr; free: () => void } {
+/** An rtnl_addr for `cidr` on `link`; the caller puts it (`rtnl_addr_put`). */
+function build(sock: Socket, link: LinkRef, cidr: string, action: string): Ptr {
   const r = rtnlAddr.symbols;
   const c = cidrOrThrow(cidr, action);
   const ifindex = linkIndexOf(sock, link);
@@ -87,21 +88,21 @@ function build(sock: Socket, link: LinkRef, cidr: string, action: string): { p: 
   r.rtnl_addr_set_local(p, a);
   libnl.symbols.nl_addr_put(a);
   r.rtnl_addr_set_prefixlen(p, c.prefix);
-  return { p, free: () => r.rtnl_addr_put(p) };
+  return p;
 }
 
 /** `ip addr add CIDR dev LINK [nodad] [scope S]`. */
 export function addrAdd(sock: Socket, link: LinkRef, cidr: string, opts: AddrOptions = {}): void {
   const r = rtnlAddr.symbols;
   const action = `addr add ${cidr} dev ${linkRefName(link)}${opts.nodad ? " nodad" : ""}`;
-  const { p, free } = build(sock, link, cidr, action);
+  const p = build(sock, link, cidr, action);
   try {
     if (opts.nodad) r.rtnl_addr_set_flags(p, IFA_F_NODAD);
     if (opts.scope !== undefined) r.rtnl_addr_set_scope(p, scopeNumber(opts.scope));
     const flags = NLM_F_CREATE | (opts.replace ? NLM_F_REPLACE : 0);
     request(action, () => r.rtnl_addr_add(sock.ptr, p, flags));
   } finally {
-    free();
+    r.rtnl_addr_put(p);
   }
 }
 
@@ -109,10 +110,10 @@ export function addrAdd(sock: Socket, link: LinkRef, cidr: string, opts: AddrOpt
 export function addrDel(sock: Socket, link: LinkRef, cidr: string): void {
   const r = rtnlAddr.symbols;
   const action = `addr del ${cidr} dev ${linkRefName(link)}`;
-  const { p, free } = build(sock, link, cidr, action);
+  const p = build(sock, link, cidr, action);
   try {
     request(action, () => r.rtnl_addr_delete(sock.ptr, p, 0));
   } finally {
-    free();
+    r.rtnl_addr_put(p);
   }
 }
