@@ -702,7 +702,7 @@ export const COUNTER = [
  * Throwaway namespaces and directories of a two-node world: the test
  * harness's World, giving netns paths (/run/netns/NAME) where it gives names.
  * `new Lab()` has a world of its own for the demo and the measurement (netns
- * `pnresume-ID-NAME`, which the test suite's sweeper leaves alone); the tests
+ * `pnresume-ID-NAME`, apart from the test suite's `pnt-` ones); the tests
  * pass theirs.
  */
 export class Lab implements AsyncDisposable {

@@ -8,8 +8,8 @@
  * @module
  */
 
-/** Prefix of every netns the suite creates; the sweeper removes only these. */
-export const NETNS_PREFIX = "pnt-";
+/** Prefix of every netns the suite creates, so a killed run's leftovers are recognisably ours. */
+const NETNS_PREFIX = "pnt-";
 let counter = 0;
 
 /** Runs a command synchronously; throws with its stderr on failure. */
@@ -68,7 +68,7 @@ export function ip(netns: string | null, ...args: string[]): string {
 
 /** Name prefixes of a world's namespaces and temp dirs. */
 export interface WorldPrefixes {
-  /** Default `NETNS_PREFIX`; a world with another one is not the sweeper's. */
+  /** Default `pnt-`, the suite's. */
   netns?: string;
   /** Default `podnet-test-`. */
   tempDir?: string;
@@ -137,13 +137,6 @@ export class World {
 /** Creates a world; use as `await using w = world();`. */
 export function world(): World {
   return new World();
-}
-
-/** Namespaces left behind by an earlier, killed run of this suite (only ours). */
-export function leftoverNetns(): string[] {
-  return ipJson(null, "netns", "list").map((n: { name: string }) => n.name).filter((n: string) =>
-    n.startsWith(NETNS_PREFIX)
-  );
 }
 
 /** The process's resident set size in KiB. */
