@@ -11,7 +11,9 @@ import { ipJson, run, runAsync, world } from "./harness.ts";
 import { readSnapshot } from "../core/snapshot.ts";
 import {
   add,
+  check,
   cni,
+  del,
   extraLinks,
   globalSysctls,
   leases,
@@ -28,16 +30,6 @@ import {
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
-
-/** CHECK with the ADD result as prevResult must pass. */
-async function check(node: Node, pod: string, conf: Record<string, unknown>, prev: Json, id = "ctr1"): Promise<void> {
-  const r = await cni(node, { command: "CHECK", containerId: id, netns: node.w.path(pod) }, {
-    ...conf,
-    prevResult: prev,
-  });
-  assert.equal(r.code, 0, `CHECK failed: ${r.stdout}`);
-  assert.equal(r.stdout, "");
-}
 
 /** Asserts the kernel state of one attachment against its ADD result. */
 function assertAttached(
@@ -136,9 +128,7 @@ async function lifecycle(fam: { v4: boolean; v6: boolean }): Promise<void> {
   assert.equal(leases(node.dataDir).length, (fam.v4 ? 1 : 0) + (fam.v6 ? 1 : 0));
   await check(node, pod, conf, res);
 
-  const del = await cni(node, { command: "DEL", netns: w.path(pod) }, conf);
-  assert.equal(del.code, 0, del.stdout);
-  assert.equal(del.stdout, "");
+  await del(node, pod, conf);
   assert.deepEqual(extraLinks(node.ns), []);
   assert.deepEqual(extraLinks(pod), []);
   assert.deepEqual(routes(node.ns, 4), routes4);
@@ -181,14 +171,10 @@ for (const mode of ["static-neighbor", "proxy-arp"]) {
     }
     assert.ok(ping(pod1, NODE_V4), "pod -> node IPv4");
     assert.ok(ping(pod1, NODE_V6), "pod -> node IPv6");
-    await check(node, pod1, conf, r1, "ctr1");
+    await check(node, pod1, conf, r1, { containerId: "ctr1" });
     assert.equal(globalSysctls(node.ns), before, "node's all/default sysctls changed");
-    for (const id of ["ctr1", "ctr2"]) {
-      assert.equal(
-        (await cni(node, { command: "DEL", containerId: id, netns: w.path(id === "ctr1" ? pod1 : pod2) }, conf)).code,
-        0,
-      );
-    }
+    await del(node, pod1, conf, { containerId: "ctr1" });
+    await del(node, pod2, conf, { containerId: "ctr2" });
     assert.equal(globalSysctls(node.ns), before);
     assert.deepEqual(extraLinks(node.ns), []);
   });
@@ -212,7 +198,7 @@ Deno.test("every cniVersion gets its result shape (ips[].version before 1.0.0, i
     }
     assert.equal(ipJson(pod, "link", "show", "dev", "eth0")[0].mtu, 1400);
     if (v !== "0.3.0" && v !== "0.3.1") await check(node, pod, conf, res);
-    assert.equal((await cni(node, { command: "DEL", netns: w.path(pod) }, conf)).code, 0);
+    await del(node, pod, conf);
     assert.deepEqual(extraLinks(pod), []);
   }
 });
@@ -235,7 +221,7 @@ Deno.test("CHECK names the drift: a removed pin, a removed host route and a chan
   assert.match(r.json.msg, /permanent neighbor 169\.254\.1\.1 on eth0 is missing/);
   assert.match(r.json.msg, new RegExp(`host route ${v4.replaceAll(".", "\\.")}/32 dev ${host} is missing`));
   assert.match(r.json.msg, new RegExp(`net\\.ipv4\\.conf\\.${host}\\.forwarding is 0, want 1`));
-  assert.equal((await cni(node, { command: "DEL", netns: w.path(pod) }, conf)).code, 0);
+  await del(node, pod, conf);
 });
 
 Deno.test("ten ADDs at once succeed with distinct addresses; ten DELs at once leave nothing", async () => {
@@ -247,10 +233,7 @@ Deno.test("ten ADDs at once succeed with distinct addresses; ten DELs at once le
   const addrs = results.flatMap((r) => r.ips.map((i: Json) => i.address));
   assert.equal(new Set(addrs).size, 20);
   assert.equal(extraLinks(node.ns).length, 10);
-  const dels = await Promise.all(
-    pods.map((p, i) => cni(node, { command: "DEL", containerId: `par${i}`, netns: w.path(p) }, conf)),
-  );
-  for (const d of dels) assert.equal(d.code, 0, d.stdout);
+  await Promise.all(pods.map((p, i) => del(node, p, conf, { containerId: `par${i}` })));
   assert.deepEqual(extraLinks(node.ns), []);
   assert.deepEqual(leases(node.dataDir), []);
 });
@@ -288,7 +271,7 @@ for (const fam of [{ v4: true, v6: true }, { v4: true, v6: false }]) {
     for (let i = 0; i < 100 && received() === seen; i++) await new Promise((r) => setTimeout(r, 20));
     assert.equal(received(), seen + 1, "the node never received the RA");
     assert.deepEqual(routes(node.ns, 6), before, "the pod's RA installed a route in the node");
-    assert.equal((await cni(node, { command: "DEL", netns: w.path(pod) }, conf)).code, 0);
+    await del(node, pod, conf);
   });
 }
 
@@ -320,7 +303,7 @@ Deno.test("IPAM routes go via the gateway; an IPAM default merges into podnet's 
     ["default eth0 fe80::1", "fd00:abcd::/32 eth0 fe80::1"],
   );
   await check(node, pod, conf, res);
-  assert.equal((await cni(node, { command: "DEL", netns: w.path(pod) }, conf)).code, 0);
+  await del(node, pod, conf);
 });
 
 Deno.test("captureDir: ADD writes the pod's podnet.capture/v1 snapshot, restore uses it in a sandbox netns, DEL removes it", async () => {
@@ -370,7 +353,7 @@ Deno.test("captureDir: ADD writes the pod's podnet.capture/v1 snapshot, restore 
   });
   assert.match(drift.json?.msg ?? "", /capture snapshot: cannot read snapshot .*ctr1-eth0\.json/);
   putPlaceholder(file); // DEL removes whatever is at the path
-  assert.equal((await cni(node, { command: "DEL", netns: w.path(sandbox) }, conf)).code, 0);
+  await del(node, sandbox, conf);
   assert.deepEqual([...Deno.readDirSync(captureDir)], [], "DEL removed the snapshot");
   assert.deepEqual(extraLinks(node.ns), []);
 });

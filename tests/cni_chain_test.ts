@@ -9,7 +9,18 @@
 
 import assert from "node:assert/strict";
 import { run, world } from "./harness.ts";
-import { cni, CNI_BIN, extraLinks, leases, makeNode, netConf, type Node, PODNET, sysctlIn } from "./cni_helpers.ts";
+import {
+  cni,
+  CNI_BIN,
+  del,
+  extraLinks,
+  leases,
+  makeNode,
+  netConf,
+  type Node,
+  PODNET,
+  sysctlIn,
+} from "./cni_helpers.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
@@ -118,5 +129,5 @@ Deno.test("podnet later in a chain appends its interfaces and addresses to prevR
   assert.equal(r.json.ips[0].address, "127.0.0.1/8");
   assert.deepEqual(r.json.ips.slice(1).map((i: Json) => i.interface), [2, 2]);
   assert.deepEqual(r.json.dns, { nameservers: ["10.96.0.10"] });
-  assert.equal((await cni(node, { command: "DEL", netns: w.path(pod) }, conf)).code, 0);
+  await del(node, pod, conf);
 });

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { ip, world } from "./harness.ts";
-import { add, cni, extraLinks, leases, makeNode, netConf, routes } from "./cni_helpers.ts";
+import { add, cni, del, extraLinks, leases, makeNode, netConf, routes } from "./cni_helpers.ts";
 
 Deno.test("DEL twice succeeds and the second DEL changes nothing", async () => {
   await using w = world();
@@ -34,14 +34,12 @@ Deno.test("DEL succeeds after the pod netns is gone, removing the host end and t
   // Deleting the netns destroys the veth pair; the lease is what DEL still has to release.
   ip(null, "netns", "del", pod);
   assert.equal(leases(node.dataDir).length, 2);
-  const r = await cni(node, { command: "DEL", netns: w.path(pod) }, conf);
-  assert.equal(r.code, 0, r.stdout);
+  await del(node, pod, conf);
   assert.equal(extraLinks(node.ns).filter((l) => l.ifname === hostName).length, 0);
   assert.deepEqual(routes(node.ns, 4), ["default ifb0"]);
   assert.deepEqual(leases(node.dataDir), []);
   // Without CNI_NETNS at all (the runtime no longer knows it) DEL still succeeds.
-  const r2 = await cni(node, { command: "DEL" }, conf);
-  assert.equal(r2.code, 0, r2.stdout);
+  await del(node, null, conf);
   ip(null, "netns", "add", pod); // so the world's clean-up finds what it created
 });
 
@@ -51,11 +49,10 @@ Deno.test("DEL for a container never added succeeds and touches nothing", async 
   const pod = w.netns("pod");
   const conf = netConf(node);
   await add(node, pod, conf, { containerId: "other" });
-  const r = await cni(node, { command: "DEL", containerId: "never-added", netns: w.path(pod) }, conf);
-  assert.equal(r.code, 0, r.stdout);
+  await del(node, pod, conf, { containerId: "never-added" });
   assert.equal(extraLinks(node.ns).length, 1, "the other attachment is untouched");
   assert.equal(leases(node.dataDir).length, 2);
-  assert.equal((await cni(node, { command: "DEL", containerId: "other", netns: w.path(pod) }, conf)).code, 0);
+  await del(node, pod, conf, { containerId: "other" });
 });
 
 Deno.test("DEL leaves a same-named host interface of another attachment alone", async () => {
@@ -66,9 +63,8 @@ Deno.test("DEL leaves a same-named host interface of another attachment alone", 
   const res = await add(node, pod, conf);
   const hostName = res.interfaces[0].name;
   // Another network (same prefix) claims nothing of ours: DEL of network "other" must not delete it.
-  const r = await cni(node, { command: "DEL", netns: w.path(pod) }, { ...conf, name: "other" });
-  assert.equal(r.code, 0, r.stdout);
+  await del(node, pod, { ...conf, name: "other" });
   assert.equal(extraLinks(node.ns).filter((l) => l.ifname === hostName).length, 1);
-  assert.equal((await cni(node, { command: "DEL", netns: w.path(pod) }, conf)).code, 0);
+  await del(node, pod, conf);
   assert.deepEqual(extraLinks(node.ns), []);
 });

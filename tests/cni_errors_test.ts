@@ -9,7 +9,18 @@
 
 import assert from "node:assert/strict";
 import { ip, runAsync, world } from "./harness.ts";
-import { add, assertCniError, cni, type CniRun, extraLinks, leases, makeNode, netConf, PODNET } from "./cni_helpers.ts";
+import {
+  add,
+  assertCniError,
+  cni,
+  type CniRun,
+  del,
+  extraLinks,
+  leases,
+  makeNode,
+  netConf,
+  PODNET,
+} from "./cni_helpers.ts";
 
 Deno.test("each bad environment variable fails with code 4 and touches nothing", async () => {
   await using w = world();
@@ -150,7 +161,7 @@ Deno.test("the log file gets one JSON line per operation, mode 0600 in a 0700 di
   await add(node, pod, conf);
   // Another container's ADD into the same pod netns finds eth0 taken.
   assertCniError(await cni(node, { command: "ADD", containerId: "ctr2", netns: w.path(pod) }, conf), 4);
-  assert.equal((await cni(node, { command: "DEL", netns: w.path(pod) }, conf)).code, 0);
+  await del(node, pod, conf);
   const text = Deno.readTextFileSync(node.logFile);
   assert.ok(!text.includes("hunter2"), "raw config leaked into the log");
   const lines = text.trim().split("\n").map((l) => JSON.parse(l));

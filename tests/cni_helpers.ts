@@ -141,6 +141,26 @@ export async function add(node: Node, pod: string, config: unknown, e: Partial<C
   return r.json;
 }
 
+/** DEL that must succeed, printing nothing; `pod` null leaves CNI_NETNS unset. */
+export async function del(node: Node, pod: string | null, config: unknown, e: Partial<CallEnv> = {}): Promise<void> {
+  const r = await cni(node, { command: "DEL", ...(pod !== null ? { netns: node.w.path(pod) } : {}), ...e }, config);
+  assert.equal(r.code, 0, `DEL failed: ${r.stdout} ${r.stderr}`);
+  assert.equal(r.stdout, "");
+}
+
+/** CHECK with `prevResult` (an ADD result) that must pass, printing nothing. */
+export async function check(
+  node: Node,
+  pod: string,
+  config: Record<string, unknown>,
+  prevResult: unknown,
+  e: Partial<CallEnv> = {},
+): Promise<void> {
+  const r = await cni(node, { command: "CHECK", netns: node.w.path(pod), ...e }, { ...config, prevResult });
+  assert.equal(r.code, 0, `CHECK failed: ${r.stdout} ${r.stderr}`);
+  assert.equal(r.stdout, "");
+}
+
 /** Asserts a CNI error object with `code` on stdout and a non-zero exit; returns the message. */
 export function assertCniError(r: CniRun, code: number, msg?: RegExp): string {
   assert.notEqual(r.code, 0, `expected failure, got success: ${r.stdout}`);

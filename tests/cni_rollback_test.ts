@@ -14,7 +14,9 @@ import { hostEnd } from "../cni/names.ts";
 import {
   add,
   assertCniError,
+  check,
   cni,
+  del,
   extraLinks,
   globalSysctls,
   leases,
@@ -68,7 +70,7 @@ Deno.test("the failure seam is ignored without PODNET_TEST_SEAMS=1", async () =>
   const pod = w.netns("pod");
   const conf = netConf(node);
   await add(node, pod, conf, { env: { PODNET_TEST_FAIL_AT: "veth" } });
-  assert.equal((await cni(node, { command: "DEL", netns: w.path(pod) }, conf)).code, 0);
+  await del(node, pod, conf);
 });
 
 Deno.test("a host route that cannot be added rolls back the veth and the lease", async () => {
@@ -116,12 +118,8 @@ Deno.test("a host end left by a killed ADD of the same container is replaced by 
     assert.equal(extraLinks(node.ns).length, 1, "exactly one host end");
     assert.equal(extraLinks(pod).length, 1, "exactly one pod end");
     assert.equal(leases(node.dataDir).length, 2, "the old lease was released");
-    const check = await cni(node, { command: "CHECK", containerId: id, netns: w.path(pod) }, {
-      ...conf,
-      prevResult: res,
-    });
-    assert.equal(check.code, 0, check.stdout);
-    assert.equal((await cni(node, { command: "DEL", containerId: id, netns: w.path(pod) }, conf)).code, 0);
+    await check(node, pod, conf, res, { containerId: id });
+    await del(node, pod, conf, { containerId: id });
     assert.deepEqual(extraLinks(node.ns), []);
     assert.deepEqual(leases(node.dataDir), []);
   }
