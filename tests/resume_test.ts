@@ -23,6 +23,8 @@ import {
   restoreTarget,
   resultAddresses,
   resume,
+  type ResumeOptions,
+  type ResumeReport,
   retargetBundle,
   runsc,
   runscList,
@@ -97,6 +99,37 @@ async function onNode1(
   return { image, bundle, last, snapshot, staleMac: added!.interfaces![0]!.mac! };
 }
 
+/**
+ * Node 2's side: the old bundle retargeted at the new pod, `resume` of the
+ * checkpoint as container "new", and the first ping to node 2, which must answer.
+ */
+async function onNode2(
+  s: Lab,
+  n2: LabNode,
+  old: Checkpointed,
+  pod: Attachment,
+  o: Pick<ResumeOptions, "sameAddress" | "sandboxNetns" | "viaHook">,
+): Promise<{ rep: ResumeReport; bundle: string; log: string; ping: Ran }> {
+  const bundle = `${n2.dir}/bundle`;
+  retargetBundle(old.bundle, bundle, pod.podNetns);
+  track(s, n2.runtime, "new");
+  const log = `${n2.dir}/counter.log`;
+  const rep = await resume({
+    node: n2.cni,
+    runtime: n2.runtime,
+    attachment: pod,
+    imageDir: old.image,
+    bundle,
+    id: "new",
+    log,
+    workDir: n2.dir,
+    ...o,
+  });
+  const ping = await pingFrom(n2.runtime, "new", n2.address);
+  assert.equal(ping.code, 0, `the first ping after runsc restore answers: ${ping.stdout}${ping.stderr}`);
+  return { rep, bundle, log, ping };
+}
+
 /** The host end on node 2 of `att` (its MAC is the new gateway MAC). */
 function hostMac(node: LabNode): string {
   const links = ipJson(nsName(node.netns), "link", "show").filter((l) => l.ifname !== "lo" && l.ifname !== "ifb0");
@@ -112,23 +145,7 @@ Deno.test("resume: a counter checkpointed on node 1 carries on in a new pod on n
   const old = await onNode1(s, n1, subnets, "10.123.0.0/16");
 
   const pod = attach(s, n2, "new", n2.config(...subnets));
-  const bundle = `${n2.dir}/bundle`;
-  retargetBundle(old.bundle, bundle, pod.podNetns);
-  track(s, n2.runtime, "new");
-  const log = `${n2.dir}/counter.log`;
-  const rep = await resume({
-    node: n2.cni,
-    runtime: n2.runtime,
-    attachment: pod,
-    sameAddress: true,
-    imageDir: old.image,
-    bundle,
-    id: "new",
-    log,
-    workDir: n2.dir,
-  });
-  const ping = await pingFrom(n2.runtime, "new", n2.address);
-  assert.equal(ping.code, 0, `the first ping after runsc restore answers: ${ping.stdout}${ping.stderr}`);
+  const { rep, log, ping } = await onNode2(s, n2, old, pod, { sameAddress: true });
   assert.match(ping.stdout, /1 packets received/);
 
   assert.deepEqual(resultAddresses(rep.result), snapshotAddresses(old.snapshot, "eth0"));
@@ -163,24 +180,8 @@ Deno.test("resume: with a new address from node 2's range, into a separate sandb
 
   const pod = attach(s, n2, "new", n2.config("10.244.2.0/24"));
   const sandbox = s.netns("sandbox");
-  const bundle = `${n2.dir}/bundle`;
-  retargetBundle(old.bundle, bundle, pod.podNetns); // resume points it at the sandbox netns
-  track(s, n2.runtime, "new");
-  const log = `${n2.dir}/counter.log`;
-  const rep = await resume({
-    node: n2.cni,
-    runtime: n2.runtime,
-    attachment: pod,
-    sameAddress: false,
-    imageDir: old.image,
-    bundle,
-    id: "new",
-    log,
-    sandboxNetns: sandbox,
-    workDir: n2.dir,
-  });
-  const ping = await pingFrom(n2.runtime, "new", n2.address);
-  assert.equal(ping.code, 0, `the first ping after runsc restore answers: ${ping.stdout}${ping.stderr}`);
+  // The bundle is retargeted at the pod's netns; resume points it at the sandbox netns.
+  const { rep, bundle, log } = await onNode2(s, n2, old, pod, { sameAddress: false, sandboxNetns: sandbox });
 
   const [before] = snapshotAddresses(old.snapshot, "eth0");
   const [after] = resultAddresses(rep.result);
@@ -213,24 +214,7 @@ Deno.test("resume through the OCI hook: runsc makes the sandbox's netns and runs
   const old = await onNode1(s, n1, ["10.244.0.0/16"], "10.123.0.0/16");
 
   const pod = attach(s, n2, "new", n2.config("10.244.0.0/16"));
-  const bundle = `${n2.dir}/bundle`;
-  retargetBundle(old.bundle, bundle, pod.podNetns);
-  track(s, n2.runtime, "new");
-  const log = `${n2.dir}/counter.log`;
-  const rep = await resume({
-    node: n2.cni,
-    runtime: n2.runtime,
-    attachment: pod,
-    sameAddress: true,
-    imageDir: old.image,
-    bundle,
-    id: "new",
-    log,
-    workDir: n2.dir,
-    viaHook: true,
-  });
-  const ping = await pingFrom(n2.runtime, "new", n2.address);
-  assert.equal(ping.code, 0, `the first ping after runsc restore answers: ${ping.stdout}${ping.stderr}`);
+  const { rep, bundle, log } = await onNode2(s, n2, old, pod, { sameAddress: true, viaHook: true });
 
   const cfg = JSON.parse(Deno.readTextFileSync(`${bundle}/config.json`));
   assert.deepEqual(cfg.linux.namespaces.find((n: { type: string }) => n.type === "network"), { type: "network" });
