@@ -17,6 +17,7 @@
 
 import { withNetns } from "../netlink/netns.ts";
 import { buildLauncher } from "../ops/files.ts";
+import { pct } from "./stats.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const N = Number(Deno.env.get("BENCH_N") ?? 20);
@@ -150,11 +151,6 @@ async function cni(
     : await timed(exe, [], env, config, node);
   const m = r.stderr.match(/PEAKRSS (\d+)/);
   return { ms: r.ms, ok: r.ok, out: r.stdout + r.stderr, peakRssKiB: m ? Number(m[1]) : null };
-}
-
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 }
 
 let podSeq = 0;

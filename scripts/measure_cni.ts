@@ -21,6 +21,7 @@
 
 import { parseArgs } from "node:util";
 import { runAsync, world } from "../tests/harness.ts";
+import { pct } from "./stats.ts";
 
 const PODNET = new URL("../bin/podnet", import.meta.url).pathname;
 const CNI_BIN = "/usr/lib/cni";
@@ -73,11 +74,6 @@ async function call(
   const ms = performance.now() - t0;
   if (r.code !== 0) throw new Error(`${s.plugin} ${s.family} ${command} failed: ${r.stdout} ${r.stderr}`);
   return ms;
-}
-
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 }
 
 const { values } = parseArgs({

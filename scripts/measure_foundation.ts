@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { int, parseFlags } from "../core/cli.ts";
 import { routeList, Socket } from "../netlink/mod.ts";
 import { ip, ipJson, world } from "../tests/harness.ts";
+import { median } from "./stats.ts";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const ROUTES = 1_000;
@@ -23,12 +24,6 @@ const ROUTES = 1_000;
 interface Row {
   what: string;
   samples: number[];
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function fmt(ms: number): string {

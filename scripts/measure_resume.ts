@@ -34,6 +34,7 @@ import {
   track,
   waitTicks,
 } from "./resume.ts";
+import { median, pct } from "./stats.ts";
 
 /** One resume. */
 interface Sample {
@@ -42,17 +43,6 @@ interface Sample {
   firstPingExecMs: number;
   restoreToPingMs: number;
   attempts: number;
-}
-
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 async function main(args: string[]): Promise<void> {
@@ -135,7 +125,7 @@ async function main(args: string[]): Promise<void> {
     restoreToFirstPingMs: {
       p50: median(col("restoreToPingMs")),
       min: Math.min(...col("restoreToPingMs")),
-      p90: quantile(col("restoreToPingMs"), 0.9),
+      p90: pct(col("restoreToPingMs"), 90),
       max: Math.max(...col("restoreToPingMs")),
     },
     runscRestoreMsP50: median(col("runscRestoreMs")),

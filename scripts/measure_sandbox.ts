@@ -16,13 +16,9 @@ import { restoreSnapshot } from "../sandbox/restore.ts";
 import { ip, runAsync, type World, world } from "../tests/harness.ts";
 import { calicoPod, PODNET } from "../tests/sandbox_world.ts";
 import { makeBundle, runscArgv } from "./resume.ts";
+import { pct } from "./stats.ts";
 
 const N = Number(Deno.args[0] ?? 20);
-
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-}
 
 function report(name: string, xs: number[]): void {
   console.log(`${name.padEnd(58)} n=${xs.length}  p50 ${pct(xs, 50).toFixed(1)} ms  p90 ${pct(xs, 90).toFixed(1)} ms`);
