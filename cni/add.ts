@@ -126,7 +126,7 @@ export async function cmdAdd(ctx: Ctx): Promise<Result> {
   let ipam: Ipam, pending: Pending<Result>;
   try {
     ipam = await Ipam.open(ctx);
-    pending = await ipam.startAdd();
+    pending = ipam.startAdd();
   } catch (e) {
     // The checks of CNI_NETNS and the interfaces come first in what a failed ADD reports (code 4
     // for a bad netns whatever the IPAM config): when IPAM cannot even start, run them for their error.
@@ -155,7 +155,7 @@ export async function cmdAdd(ctx: Ctx): Promise<Result> {
       // as a duplicate: release it, then ask again.
       await pending.done.catch(() => {});
       await ipam.del();
-      pending = await ipam.startAdd();
+      pending = ipam.startAdd();
     }
 
     const hostLink = linkAddVeth(node, {

@@ -23,7 +23,7 @@ export async function cmdDel(ctx: Ctx): Promise<void> {
   let ipamError: unknown = null;
   let pending: Pending<string> | null = null;
   try {
-    pending = await (await Ipam.open(ctx)).startDel();
+    pending = (await Ipam.open(ctx)).startDel();
   } catch (e) {
     ipamError = e;
   }

@@ -98,7 +98,8 @@ export class Ipam {
     const bin = plugin.path;
     let theirs = readVersionCache(ctx.stateDir, plugin);
     if (theirs === null) {
-      const ran = await exec(bin, versionEnv(env), JSON.stringify({ cniVersion: conf.cniVersion }), timeoutMs);
+      const versionCall = cniEnvVars({ ...env, command: "VERSION" });
+      const ran = await start(bin, versionCall, JSON.stringify({ cniVersion: conf.cniVersion }), timeoutMs).done;
       if (ran.timedOut) throw timeoutError(conf.ipamType, "VERSION", timeoutMs);
       theirs = ["0.1.0", "0.2.0"]; // what a plugin without VERSION support speaks (spec)
       if (ran.code === 0) {
@@ -143,9 +144,9 @@ export class Ipam {
    * runs on while the caller does synchronous netlink work (a sync FFI call
    * blocks the event loop, which would otherwise hold back the stdin write).
    */
-  async #start(command: string, overrides: Partial<CniEnv>, stdin: string): Promise<Pending<string>> {
+  #start(command: string, overrides: Partial<CniEnv>, stdin: string): Pending<string> {
     const env = { ...this.#env, ...overrides, command } as CniEnv;
-    const running = await start(this.bin, cniEnvVars(env), stdin, this.#timeoutMs);
+    const running = start(this.bin, cniEnvVars(env), stdin, this.#timeoutMs);
     const done = running.done.then((ran) => {
       if (ran.timedOut) throw timeoutError(this.type, command, this.#timeoutMs);
       if (ran.code === 0) return ran.stdout;
@@ -156,12 +157,12 @@ export class Ipam {
   }
 
   async #run(command: string, overrides: Partial<CniEnv>, stdin: string): Promise<string> {
-    return await (await this.#start(command, overrides, stdin)).done;
+    return await this.#start(command, overrides, stdin).done;
   }
 
   /** Starts IPAM ADD; `done` is the result in podnet's internal shape. */
-  async startAdd(): Promise<Pending<Result>> {
-    const p = await this.#start("ADD", {}, this.#stdin());
+  startAdd(): Pending<Result> {
+    const p = this.#start("ADD", {}, this.#stdin());
     const done = p.done.then((out) => {
       let v: unknown;
       try {
@@ -176,14 +177,14 @@ export class Ipam {
   }
 
   /** Starts IPAM DEL for this container or the given attachment. */
-  async startDel(att?: Attachment): Promise<Pending<string>> {
+  startDel(att?: Attachment): Pending<string> {
     const o: Partial<CniEnv> = att ? { containerId: att.containerID, ifname: att.ifname, netns: "" } : {};
-    return await this.#start("DEL", o, this.#stdin());
+    return this.#start("DEL", o, this.#stdin());
   }
 
   /** IPAM DEL, for this container or the given attachment. */
   async del(att?: Attachment): Promise<void> {
-    await (await this.startDel(att)).done;
+    await this.startDel(att).done;
   }
 
   /** IPAM CHECK (0.4.0+), with the given prevResult. */
@@ -230,10 +231,6 @@ function writeVersionCache(stateDir: string, p: Plugin, versions: string[]): voi
   } catch {
     // A read-only or missing state dir only costs the VERSION exec next time.
   }
-}
-
-function versionEnv(env: CniEnv): Record<string, string> {
-  return cniEnvVars({ ...env, command: "VERSION" });
 }
 
 /** The CNI_* variables for a delegated call; unset ones are passed empty so inherited values cannot leak in. */
@@ -299,25 +296,15 @@ function timeoutError(type: string, command: string, ms: number): CniError {
   );
 }
 
-/** Runs a plugin binary with `env` added to this process's environment and `stdin` fed in. */
-async function exec(bin: string, env: Record<string, string>, stdin: string, timeoutMs: number): Promise<Ran> {
-  return await (await start(bin, env, stdin, timeoutMs)).done;
-}
-
 /**
- * Spawns a plugin binary and feeds it `stdin`; resolves once stdin is closed.
+ * Spawns a plugin binary with `env` added to this process's environment and
+ * `stdin` fed in; returns once stdin is written and closed.
  * The plugin leads its own process group (a new session), so a timeout kills it
  * together with any children it started (which would otherwise hold its
  * output pipes open, and the wait with them). core/spawn.ts says why it is
  * not `Deno.Command`.
  */
-// deno-lint-ignore require-await
-async function start(
-  bin: string,
-  env: Record<string, string>,
-  stdin: string,
-  timeoutMs: number,
-): Promise<Pending<Ran>> {
+function start(bin: string, env: Record<string, string>, stdin: string, timeoutMs: number): Pending<Ran> {
   let child: Spawned;
   try {
     child = spawn(bin, { env, cwd: "/", stdin: new TextEncoder().encode(stdin), timeoutMs });
