@@ -48,14 +48,7 @@ export function ensurePrivateDir(dir: string): void {
 export function removeWithTemps(path: string): void {
   removeIfExists(path);
   const { dir, prefix } = tempSite(path);
-  let names: string[];
-  try {
-    names = [...Deno.readDirSync(dir)].map((e) => e.name);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return;
-    throw e;
-  }
-  for (const n of names) {
+  for (const n of listDir(dir)) {
     if (n.startsWith(prefix) && /^\d+\.[0-9a-f]{8}\.tmp$/.test(n.slice(prefix.length))) removeIfExists(`${dir}/${n}`);
   }
 }
@@ -70,6 +63,16 @@ export function removeIfExists(path: string): void {
     Deno.removeSync(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound || (e as { code?: unknown }).code === "ENAMETOOLONG") return;
+    throw e;
+  }
+}
+
+/** The entry names of `dir`, sorted; none when it does not exist. */
+export function listDir(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
     throw e;
   }
 }

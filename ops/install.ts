@@ -11,7 +11,7 @@
  */
 
 import { int, parseFlags, str, strs, UsageError, type Values } from "../core/cli.ts";
-import { removeIfExists, writeFileAtomic } from "../core/fsutil.ts";
+import { listDir, removeIfExists, writeFileAtomic } from "../core/fsutil.ts";
 import type { Io } from "../core/io.ts";
 import { VERSION } from "../core/version.ts";
 import { inClusterAccess, nodePodCidrs, SERVICE_ACCOUNT_DIR } from "./kube.ts";
@@ -236,15 +236,6 @@ export async function planInstall(o: InstallOptions): Promise<InstallPlan> {
 
 function enc(s: string): Uint8Array {
   return new TextEncoder().encode(s);
-}
-
-function listDir(dir: string): string[] {
-  try {
-    return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
 }
 
 function manifestOf(plan: InstallPlan): InstallManifest {

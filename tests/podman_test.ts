@@ -11,6 +11,7 @@
  */
 
 import assert from "node:assert/strict";
+import { listDir } from "../core/fsutil.ts";
 import type { StatusReport } from "../ops/status.ts";
 import { ip, ipJson, type Ran, run, runAsync, type World, world } from "./harness.ts";
 
@@ -171,22 +172,12 @@ function leftovers(e: Engine, ids: string[]): string[] {
       if (/^(10\.244\.7\.|fd00:244:7:)/.test(r.dst)) out.push(`route ${r.dst} dev ${r.dev}`);
     }
   }
-  for (const f of names(`${e.dir}/ipam/podnet`)) {
+  for (const f of listDir(`${e.dir}/ipam/podnet`)) {
     if (!/^(lock|last_reserved_ip\.\d+)$/.test(f)) out.push(`lease ${f}`);
   }
-  const cache = names(RESULTS_CACHE);
+  const cache = listDir(RESULTS_CACHE);
   for (const id of ids) for (const f of cache) if (f.includes(id)) out.push(`libcni cache ${f}`);
   return out;
-}
-
-/** Entry names of a directory; none when it does not exist. */
-function names(dir: string): string[] {
-  try {
-    return [...Deno.readDirSync(dir)].map((x) => x.name);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
 }
 
 function sysctl(node: string, key: string): string {
@@ -227,7 +218,7 @@ Deno.test("podman (runc) container gets a dual-stack address from podnet, pings 
   const r6 = ipJson(e.node, "-6", "route", "show", `${net.GlobalIPv6Address}/128`);
   assert.equal(r6[0]?.dev, ends[0].ifname);
   // runc containers carry no sandbox annotation: the hook did not run for them.
-  assert.deepEqual(names(`${e.dir}/capture`), []);
+  assert.deepEqual(listDir(`${e.dir}/capture`), []);
 
   // `podnet status` sees the same attachment from kernel state, pins matching.
   const st = await e.status();

@@ -9,6 +9,7 @@
  */
 
 import assert from "node:assert/strict";
+import { listDir } from "../core/fsutil.ts";
 import { ipJson, run, type World } from "./harness.ts";
 import { type CallEnv, cni, CNI_BIN, type CniRun, type ConfOpts, leases, netConf, type Node } from "./cni_helpers.ts";
 
@@ -130,15 +131,6 @@ export function relConf(node: Node, o: ConfOpts = {}): Record<string, unknown> {
   return netConf(node, { ...o, extra: { captureDir: captureDirOf(node), ...o.extra } });
 }
 
-function filesIn(dir: string): string[] {
-  try {
-    return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
-}
-
 /** Everything of a node netns a pod attachment could leave behind. */
 export interface NodeState {
   links: string[];
@@ -168,7 +160,7 @@ export function nodeState(node: Node): NodeState {
       .sort(),
     sysctls: netSysctls(node.ns),
     leaseFiles: leases(node.dataDir),
-    captureFiles: filesIn(captureDirOf(node)),
+    captureFiles: listDir(captureDirOf(node)),
     firewall: firewall(node.ns),
   };
 }
