@@ -58,6 +58,11 @@ import {
 import { IFF_LOOPBACK, IFF_NOARP } from "../ffi/libnl.ts";
 import { writeFileAtomic } from "./fsutil.ts";
 
+/** The links a capture takes when no ifname is named: every link that is up, but loopback. */
+export function capturedByDefault(l: Link): boolean {
+  return l.up && (l.flags & IFF_LOOPBACK) === 0;
+}
+
 /** The schema string of this version. */
 export const SCHEMA = "podnet.capture/v1";
 
@@ -540,7 +545,7 @@ export function captureNetns(netnsPath: string | null, opts: CaptureOptions = {}
       return l;
     });
   } else {
-    links = all.filter((l) => (l.flags & IFF_LOOPBACK) === 0 && l.up);
+    links = all.filter(capturedByDefault);
     if (links.length === 0) throw new SnapshotError(`capture: no link that is up${where}`);
   }
   const addrs = addrList(sock);

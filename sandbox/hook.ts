@@ -28,7 +28,7 @@
 import { int, parseFlags, str, strs, UsageError } from "../core/cli.ts";
 import { ensurePrivateDir } from "../core/fsutil.ts";
 import type { Io } from "../core/io.ts";
-import { captureNetns, DEFAULT_TIMEOUT_MS, type Snapshot, writeSnapshot } from "../core/snapshot.ts";
+import { capturedByDefault, captureNetns, DEFAULT_TIMEOUT_MS, type Snapshot, writeSnapshot } from "../core/snapshot.ts";
 import { isVethPeer, type Link, linkList, netnsId, nsidOf, Socket, validIfname, withNetns } from "../netlink/mod.ts";
 import { restoreSnapshot } from "./restore.ts";
 
@@ -204,10 +204,7 @@ function checkMovable(t: Takeable): string[] {
   using self = Socket.open(t.selfNetns);
   const pods = linkList(src), hosts = linkList(self);
   const linkNetnsNsid = withNetns(t.selfNetns, () => nsidOf(t.linkNetns));
-  const IFF_LOOPBACK = 0x8;
-  const taken = t.ifnames.length > 0
-    ? t.ifnames
-    : pods.filter((l) => l.up && (l.flags & IFF_LOOPBACK) === 0).map((l) => l.name);
+  const taken = t.ifnames.length > 0 ? t.ifnames : pods.filter(capturedByDefault).map((l) => l.name);
   for (const name of taken) {
     if (t.containerId === null && t.named.includes(name)) continue;
     const pod = pods.find((p) => p.name === name);
