@@ -6,6 +6,7 @@
  * @module
  */
 
+import { ID_RE } from "../core/alias.ts";
 import { isLevel, type Level } from "../core/log.ts";
 import { CNI_VERSIONS } from "../core/version.ts";
 import { validIfname } from "../netlink/link.ts";
@@ -65,7 +66,6 @@ export interface NetConf {
 }
 
 /** CNI container IDs (spec: "Container ID"). Network names follow the same rule. */
-export const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/;
 
 /** Kernel limit on IFLA_IFALIAS is 256 bytes with the NUL. */
 const ALIAS_MAX = 255;

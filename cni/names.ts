@@ -6,6 +6,7 @@
  * @module
  */
 
+export { hostAlias, parseAlias } from "../core/alias.ts";
 import { sha256 } from "../core/sha256.ts";
 
 /** Host-end identity derived from `containerID/ifname`. */
@@ -19,20 +20,6 @@ export interface HostEnd {
    * known without asking the kernel.
    */
   podMac: string;
-}
-
-/** The link alias that marks a host end as podnet's: `networkName/containerID/ifname`. */
-export function hostAlias(network: string, containerId: string, ifname: string): string {
-  return `${network}/${containerId}/${ifname}`;
-}
-
-/** Splits an alias made by `hostAlias`; null when it is not one. */
-export function parseAlias(alias: string | null): { network: string; containerId: string; ifname: string } | null {
-  if (!alias) return null;
-  const first = alias.indexOf("/"), last = alias.lastIndexOf("/");
-  if (first <= 0 || last === first || last === alias.length - 1) return null;
-  // Network names and container IDs cannot contain "/", ifnames cannot either: the split is unambiguous.
-  return { network: alias.slice(0, first), containerId: alias.slice(first + 1, last), ifname: alias.slice(last + 1) };
 }
 
 /** Derives the host end's name and MAC (SHA-256 of `containerID/ifname`). */

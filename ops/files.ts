@@ -7,6 +7,7 @@
  * @module
  */
 
+import { ID_RE } from "../core/alias.ts";
 import { formatCidr, networkOf, parseCidr } from "../netlink/ip.ts";
 
 /** File name of the network list; `10-` sorts it before most distro defaults. */
@@ -40,7 +41,7 @@ export interface ConflistOptions {
 }
 
 /** Network names the CNI spec allows (section "Network configuration"). */
-export const NETWORK_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+export const NETWORK_NAME_RE = ID_RE;
 
 /**
  * Checks and canonicalises subnets: each must be a network address (no host

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { parseAlias } from "../core/alias.ts";
 import { int, parseFlags, str } from "../core/cli.ts";
 import type { Io } from "../core/io.ts";
 import {
@@ -28,9 +29,7 @@ import {
   routeList,
   Socket,
   sysctlTryRead,
-  validIfname,
 } from "../netlink/mod.ts";
-import { NETWORK_NAME_RE } from "./files.ts";
 
 export const STATUS_HELP = `usage: podnet status [--json] [--prefix P] [--watch SECONDS [--rounds N]]
 
@@ -56,17 +55,6 @@ Exit status: 0 no drift, 1 drift (or a failure), 2 usage error.
 
 /** Gateways podnet pins in every pod (DESIGN.md, "CNI plugin contract"). */
 export const GATEWAYS = { 4: "169.254.1.1", 6: "fe80::1" } as const;
-
-/** A podnet alias `networkName/containerID/ifname`, parsed; null when the alias is not one. */
-export function parseAlias(alias: string | null): { network: string; containerId: string; ifname: string } | null {
-  if (alias === null) return null;
-  const parts = alias.split("/");
-  if (parts.length !== 3) return null;
-  const [network, containerId, ifname] = parts as [string, string, string];
-  if (!NETWORK_NAME_RE.test(network) || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(containerId)) return null;
-  if (!validIfname(ifname)) return null;
-  return { network, containerId, ifname };
-}
 
 /** One pinned gateway neighbor as found in the pod. */
 export interface PinState {

@@ -25,6 +25,7 @@
  * @module
  */
 
+import { ID_RE, parseAlias } from "../core/alias.ts";
 import { int, parseFlags, str, strs, UsageError } from "../core/cli.ts";
 import { ensurePrivateDir } from "../core/fsutil.ts";
 import type { Io } from "../core/io.ts";
@@ -37,7 +38,6 @@ export const ANNOTATION_LINK_NETNS = "podnet.io/link-netns";
 /** Annotation naming the pod link to take (honoured only with --allowed-netns-dir). */
 export const ANNOTATION_IFNAME = "podnet.io/ifname";
 
-const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const STATE_LIMIT = 1 << 20;
 
 /** The part of the OCI container state the hook uses. */
@@ -66,7 +66,7 @@ export function parseState(data: Uint8Array | string): HookState {
     throw new HookError("container state is not a JSON object");
   }
   const o = v as Record<string, unknown>;
-  if (typeof o.id !== "string" || o.id.length > 1024 || !CONTAINER_ID.test(o.id)) {
+  if (typeof o.id !== "string" || o.id.length > 1024 || !ID_RE.test(o.id)) {
     throw new HookError(`container state has no valid id: ${JSON.stringify(o.id)?.slice(0, 80)}`);
   }
   if (o.pid === undefined || o.pid === null || o.pid === 0) {
@@ -159,9 +159,6 @@ function ifnamesOf(state: HookState, opts: HookOptions): string[] {
   return [a];
 }
 
-/** podnet's host-end alias: `networkName/containerID/ifname` (see the CNI plugin). */
-const PODNET_ALIAS = /^[^/\s]+\/([a-zA-Z0-9][a-zA-Z0-9_.-]*)\/([^/\s:]{1,15})$/;
-
 /**
  * The podnet host end (in the hook's netns) of `pod` (a link in the link
  * netns), or null: kind veth both sides, each naming the other as its peer,
@@ -175,8 +172,8 @@ function podnetOwner(pod: Link, hostLinks: Link[], linkNetnsNsid: number | null)
     // Ifindexes repeat across namespaces (every fresh netns numbers its first veth 2): the host end's
     // peer must live in exactly the link netns, which the nsid says.
     if (h.linkNetnsId !== linkNetnsNsid) continue;
-    const m = PODNET_ALIAS.exec(h.alias ?? "");
-    if (m && m[2] === pod.name) return m[1]!;
+    const a = parseAlias(h.alias);
+    if (a && a.ifname === pod.name) return a.containerId;
   }
   return null;
 }
