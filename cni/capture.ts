@@ -8,7 +8,7 @@
  */
 
 import { ensurePrivateDir, removeWithTemps } from "../core/fsutil.ts";
-import { SCHEMA, type Snapshot, type SnapshotRoute, writeSnapshot } from "../core/snapshot.ts";
+import { now, SCHEMA, type Snapshot, type SnapshotRoute, writeSnapshot } from "../core/snapshot.ts";
 import { GW4, GW6 } from "./context.ts";
 import type { ResultRoute } from "./result.ts";
 
@@ -39,7 +39,7 @@ export function podSnapshot(p: PodEnd): Snapshot {
   for (const r of p.routes) routes.push(r.gw !== undefined ? { dst: r.dst, gateway: r.gw } : { dst: r.dst });
   return {
     schema: SCHEMA,
-    capturedAt: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+    capturedAt: now(),
     links: [{
       name: p.ifname,
       mac: p.mac,

@@ -515,8 +515,8 @@ function kick(sock: Socket, netnsPath: string | null, link: Pick<Link, "index" |
   if (n % 2 === 1) sendProbe(netnsPath, link, ip);
 }
 
-/** RFC 3339 UTC time without milliseconds. */
-function now(): string {
+/** The current time as a snapshot's `capturedAt`: RFC 3339 UTC without milliseconds. */
+export function now(): string {
   return new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
