@@ -22,7 +22,7 @@ if [ ! -x "$deno" ] || ! "$deno" --version 2>/dev/null | head -1 | grep -q "deno
   (cd "$root/.tools" && npm install --no-package-lock --no-save --no-audit --no-fund --ignore-scripts --loglevel=error >&2)
 fi
 "$deno" --version | head -1 >&2
-# The CNI role bundled into one file (dist/cni.js, ~10 ms off every CNI call); rebuilt when a source
+# The CNI role bundled into one file (dist/cni.js, ~10 ms off an ADD); rebuilt when a source
 # changed. esbuild, which deno bundle uses, comes from the npm registry the first time.
 export DENO_DIR="${DENO_DIR:-$root/.cache/deno}" DENO_NO_UPDATE_CHECK=1
 if ! "$deno" run -A "$root/scripts/bundle.ts" --check >/dev/null 2>&1; then
