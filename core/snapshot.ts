@@ -57,6 +57,7 @@ import {
 } from "../netlink/mod.ts";
 import { IFF_LOOPBACK, IFF_NOARP } from "../ffi/libnl.ts";
 import { writeFileAtomic } from "./fsutil.ts";
+import { now, sleepSync } from "./time.ts";
 
 /** The links a capture takes when no ifname is named: every link that is up, but loopback. */
 export function capturedByDefault(l: Link): boolean {
@@ -350,11 +351,6 @@ export interface CaptureOptions {
 /** Default wait for a gateway to resolve. ARP/NDP retransmit every 1 s, three tries. */
 export const DEFAULT_TIMEOUT_MS = 3000;
 
-function sleepSync(ms: number): void {
-  // Capture is not the CNI hot path; a short blocking wait keeps the netns helper synchronous.
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
 function isLinkLocal(c: string): boolean {
   return c.startsWith("169.254.") || /^fe[89ab][0-9a-f]:/.test(c);
 }
@@ -515,10 +511,8 @@ function kick(sock: Socket, netnsPath: string | null, link: Pick<Link, "index" |
   if (n % 2 === 1) sendProbe(netnsPath, link, ip);
 }
 
-/** The current time as a snapshot's `capturedAt`: RFC 3339 UTC without milliseconds. */
-export function now(): string {
-  return new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
-}
+/** The current time as a snapshot's `capturedAt`. */
+export { now };
 
 /**
  * Captures the links of the netns at `netnsPath` (null: the current netns)

@@ -157,10 +157,16 @@ export function fsErrno(e: unknown): number {
   return e instanceof Deno.errors.NotFound ? ENOENT : e instanceof Deno.errors.PermissionDenied ? EACCES : EIO;
 }
 
-/** Attempts of `retryTransient` for a request (a dump is a read and gets more: `DUMP_ATTEMPTS`). */
+/** Attempts of `retryTransient` for a request (a dump is a read and gets a time budget: `DUMP_BUDGET_MS`). */
 export const RETRY_ATTEMPTS = 5;
-/** Attempts of a dump: the kernel interrupts a large dump whenever its table changes meanwhile. */
-export const DUMP_ATTEMPTS = 10;
+/**
+ * How long a dump keeps retrying. The kernel interrupts a multi-part dump
+ * whenever its table changes meanwhile (NLM_F_DUMP_INTR); on a busy node
+ * (pods coming and going every few milliseconds) ten immediate retries all
+ * landed in the same burst of changes. Retries back off (1, 2, 4 … 64 ms)
+ * so that they spread over the churn, for up to this long.
+ */
+export const DUMP_BUDGET_MS = 5000;
 
 /**
  * Runs `fn`, retrying a bounded number of times while it fails transiently

@@ -7,9 +7,10 @@
 
 import { libnl, libnlCache, NLE_DUMP_INTR } from "../ffi/libnl.ts";
 import { AF_INET, AF_INET6 } from "../ffi/libc.ts";
+import { sleepSync } from "../core/time.ts";
 import {
   check,
-  DUMP_ATTEMPTS,
+  DUMP_BUDGET_MS,
   invalidInput,
   NetlinkError,
   outOfMemory,
@@ -115,34 +116,53 @@ export function fromSlot(slot: BigUint64Array): Ptr | null {
 
 /**
  * Dumps a cache with `alloc`, maps each object to a plain value (null skips
- * it) and frees the cache. Interrupted dumps are retried.
+ * it) and frees the cache. An interrupted (or otherwise transiently failed)
+ * dump is thrown away and retried with backoff for up to `budgetMs`
+ * (`DUMP_BUDGET_MS`): a dump comes back whole or not at all.
  */
 export function dump<T>(
   sock: Socket,
   action: string,
   alloc: (sk: Ptr, slot: BigUint64Array<ArrayBuffer>) => number,
   map: (obj: Ptr) => T | null,
+  budgetMs: number = DUMP_BUDGET_MS,
 ): T[] {
-  return retryTransient(() => {
-    const slot = outSlot();
-    resetKernelErrno();
-    takeDumpInterrupted();
-    check(alloc(sock.ptr, slot), action);
-    const cache = fromSlot(slot);
-    if (cache === null) return [];
-    const s = libnlCache.symbols;
+  const deadline = performance.now() + budgetMs;
+  for (let wait = 1;; wait = Math.min(wait * 2, 64)) {
     try {
-      if (takeDumpInterrupted()) throw new NetlinkError(action, NLE_DUMP_INTR, 0, "dump interrupted (NLE 33)");
-      const out: T[] = [];
-      for (let o = s.nl_cache_get_first(cache); o !== null; o = s.nl_cache_get_next(o)) {
-        const v = map(o);
-        if (v !== null) out.push(v);
-      }
-      return out;
-    } finally {
-      s.nl_cache_free(cache);
+      return dumpOnce(sock, action, alloc, map);
+    } catch (e) {
+      const left = deadline - performance.now();
+      if (!(e instanceof NetlinkError && e.transient) || left <= 0) throw e;
+      sleepSync(Math.min(wait, left));
     }
-  }, DUMP_ATTEMPTS);
+  }
+}
+
+function dumpOnce<T>(
+  sock: Socket,
+  action: string,
+  alloc: (sk: Ptr, slot: BigUint64Array<ArrayBuffer>) => number,
+  map: (obj: Ptr) => T | null,
+): T[] {
+  const slot = outSlot();
+  resetKernelErrno();
+  takeDumpInterrupted();
+  check(alloc(sock.ptr, slot), action);
+  const cache = fromSlot(slot);
+  if (cache === null) return [];
+  const s = libnlCache.symbols;
+  try {
+    if (takeDumpInterrupted()) throw new NetlinkError(action, NLE_DUMP_INTR, 0, "dump interrupted (NLE 33)");
+    const out: T[] = [];
+    for (let o = s.nl_cache_get_first(cache); o !== null; o = s.nl_cache_get_next(o)) {
+      const v = map(o);
+      if (v !== null) out.push(v);
+    }
+    return out;
+  } finally {
+    s.nl_cache_free(cache);
+  }
 }
 
 /** Runs a mutating libnl request and checks its result. */
