@@ -241,11 +241,6 @@ export function pluginDir(w: World): string {
   return dir;
 }
 
-/** Open fds of a process. */
-export function fdCount(pid: number): number {
-  return [...Deno.readDirSync(`/proc/${pid}/fd`)].length;
-}
-
 /** One in-process plugin call's outcome (see tests/rel_worker.ts). */
 export interface WorkerReply {
   code: number;
@@ -254,7 +249,8 @@ export interface WorkerReply {
   /** Set when the command threw instead of returning an exit code: a crash. */
   threw?: string;
   ms: number;
-  fds: number;
+  /** The worker's open fds after the call, with their kinds (`openFds`). */
+  fds: string[];
   rssKiB: number;
 }
 
@@ -287,7 +283,8 @@ export class InProc {
       stdin: "piped",
       stdout: "piped",
       stderr: "inherit",
-      env: { PODNET_STATE_DIR: node.stateDir },
+      // No update check: its DNS lookup holds sockets open for seconds (a UDP one, a Unix one for nscd).
+      env: { PODNET_STATE_DIR: node.stateDir, DENO_NO_UPDATE_CHECK: "1" },
       ...(cwd ? { cwd } : {}),
     }).spawn();
     const p = new InProc(child, child.pid);

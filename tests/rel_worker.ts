@@ -3,7 +3,7 @@
  * `InProc` in tests/rel_helpers.ts, started inside a node netns): reads one
  * JSON request `{env, args, stdin|stdinB64}` per line, runs podnet's `main()`
  * in-process with an in-memory Io, and answers with the exit code, output,
- * duration and this process's open-fd count and RSS afterwards. A command
+ * duration and this process's open fds (with their kinds) and RSS afterwards. A command
  * that throws instead of returning an exit code is reported as `threw`.
  *
  * @module
@@ -11,7 +11,7 @@
 
 import { memoryIo } from "../core/io.ts";
 import { main } from "../main.ts";
-import { rssKiB } from "./harness.ts";
+import { openFds, rssKiB } from "./harness.ts";
 
 const enc = new TextEncoder();
 function send(o: unknown): void {
@@ -20,6 +20,10 @@ function send(o: unknown): void {
   while (off < b.length) off += Deno.stdout.writeSync(b.subarray(off));
 }
 
+// Deno installs its SIGHUP/SIGTERM/SIGINT handlers (a Unix socketpair, 2 fds) the first time its
+// event loop turns after ~0.5 s of uptime: a one-time cost of the runtime, not of any call. Let it
+// happen before the first call, so the fds a call leaves open are the call's own.
+while (performance.now() < 1000) await new Promise((r) => setTimeout(r, 50));
 send("ready");
 let buf = "";
 const dec = new TextDecoder();
@@ -52,7 +56,7 @@ for await (const chunk of Deno.stdin.readable) {
       err: io.err.join(""),
       ...(threw !== undefined ? { threw } : {}),
       ms,
-      fds: [...Deno.readDirSync("/proc/self/fd")].length,
+      fds: openFds(),
       rssKiB: rssKiB(),
     });
   }

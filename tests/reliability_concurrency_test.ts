@@ -11,12 +11,11 @@
  */
 
 import assert from "node:assert/strict";
-import { ipJson, world } from "./harness.ts";
+import { ipJson, newFds, world } from "./harness.ts";
 import { cni, makeNode, SUBNET6 } from "./cni_helpers.ts";
 import {
   assertNoLeak,
   cniVars,
-  fdCount,
   InProc,
   LONG,
   mustAdd,
@@ -75,6 +74,7 @@ Deno.test(`${CYCLES} ADD/DEL cycles over ${LIVE} live pods in one process: ADD t
   const pods = Array.from({ length: LIVE }, (_, i) => w.netns(`l${i}`));
   await using worker = await InProc.start(node);
   const ids = pods.map((_, i) => `live-${i}-0`);
+  let fds: string[] = [];
   const call = async (cmd: string, i: number): Promise<number> => {
     const r = await worker.call(
       cniVars(node, { command: cmd, containerId: ids[i]!, netns: w.path(pods[i]!) }),
@@ -82,11 +82,14 @@ Deno.test(`${CYCLES} ADD/DEL cycles over ${LIVE} live pods in one process: ADD t
     );
     assert.equal(r.code, 0, `${cmd} ${ids[i]}: ${r.out} ${r.err} ${r.threw ?? ""}`);
     assert.equal(r.threw, undefined);
+    // A netlink socket is per operation (Socket is closed or disposed before the call returns).
+    assert.deepEqual(r.fds.filter((f) => f.includes("netlink")), [], `${cmd} ${ids[i]} left netlink sockets open`);
+    fds = r.fds;
     return r.ms;
   };
   for (let i = 0; i < LIVE; i++) await call("ADD", i);
   // Warmed up (modules loaded, IPAM version cached): the fd count from here on must not grow.
-  const fds0 = fdCount(worker.pid);
+  const fds0 = fds;
   const times: number[] = [];
   const t0 = performance.now();
   for (let c = 0; c < CYCLES; c++) {
@@ -96,23 +99,23 @@ Deno.test(`${CYCLES} ADD/DEL cycles over ${LIVE} live pods in one process: ADD t
     times.push(await call("ADD", i));
   }
   const totalMs = performance.now() - t0;
-  const fds1 = fdCount(worker.pid);
+  const fds1 = fds;
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const first = median(times.slice(0, 50)), last = median(times.slice(-50));
   console.log(
     `churn: ${CYCLES} cycles over ${LIVE} pods in ${(totalMs / 1000).toFixed(1)} s; ADD median first 50 ` +
       `${first.toFixed(1)} ms, last 50 ${last.toFixed(1)} ms (ratio ${
         (last / first).toFixed(2)
-      }); fds ${fds0} → ${fds1}`,
+      }); fds ${fds0.length} → ${fds1.length}`,
   );
   assert.ok(last <= 1.3 * first, `ADD time grew: ${first.toFixed(1)} → ${last.toFixed(1)} ms`);
-  assert.ok(fds1 <= fds0, `the long-lived process leaks fds: ${fds0} → ${fds1}`);
+  assert.deepEqual(newFds(fds0, fds1), [], `the long-lived process keeps fds open: ${fds0.length} → ${fds1.length}`);
   const live = pods.flatMap((p) =>
     ipJson(p, "-4", "addr", "show", "dev", "eth0")[0].addr_info.map((a: { local: string }) => a.local)
   );
   assert.equal(new Set(live).size, LIVE, "live pods hold distinct addresses");
   for (let i = 0; i < LIVE; i++) await call("DEL", i);
-  assert.ok(fdCount(worker.pid) <= fds0, "fds after the last DEL");
+  assert.deepEqual(newFds(fds0, fds), [], "fds after the last DEL");
   await assertNoLeak(node, before, "churn", { pods, except: [worker.pid] });
 });
 
