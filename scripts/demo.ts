@@ -32,7 +32,7 @@ import {
   track,
   waitTicks,
 } from "./resume.ts";
-import { ip } from "../tests/harness.ts";
+import { ip } from "../lab/world.ts";
 
 const dec = new TextDecoder();
 const NODE6 = "fd00:99::1";

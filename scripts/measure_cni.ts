@@ -20,7 +20,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { runAsync, world } from "../tests/harness.ts";
+import { runAsync, world } from "../lab/world.ts";
 import { pct } from "./stats.ts";
 
 const PODNET = new URL("../bin/podnet", import.meta.url).pathname;

@@ -15,7 +15,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { int, parseFlags } from "../core/cli.ts";
 import { routeList, Socket } from "../netlink/mod.ts";
-import { ip, ipJson, world } from "../tests/harness.ts";
+import { ip, ipJson, world } from "../lab/world.ts";
 import { median } from "./stats.ts";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));

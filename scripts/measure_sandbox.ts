@@ -13,8 +13,8 @@
 
 import { captureNetns } from "../core/snapshot.ts";
 import { restoreSnapshot } from "../sandbox/restore.ts";
-import { ip, runAsync, type World, world } from "../tests/harness.ts";
-import { calicoPod, PODNET } from "../tests/sandbox_world.ts";
+import { ip, runAsync, type World, world } from "../lab/world.ts";
+import { calicoPod, PODNET } from "../lab/sandbox.ts";
 import { makeBundle, runscArgv } from "./resume.ts";
 import { pct } from "./stats.ts";
 

@@ -60,7 +60,7 @@ import {
   validateSnapshot,
 } from "../core/snapshot.ts";
 import { linkFind, linkList, neighList, parseCidr, Socket, sysctlRead, withNetns } from "../netlink/mod.ts";
-import { ip, type Ran, runAsync, World } from "../tests/harness.ts";
+import { ip, type Ran, runAsync, World } from "../lab/world.ts";
 
 /** The podnet launcher: the same main.ts an installed /opt/cni/bin/podnet runs. */
 export const PODNET = new URL("../bin/podnet", import.meta.url).pathname;

@@ -36,7 +36,7 @@ import {
 } from "../scripts/resume.ts";
 import { SCHEMA, type Snapshot } from "../core/snapshot.ts";
 import { ip, ipJson, type Ran, run, runAsync, world } from "./harness.ts";
-import { kernelState } from "./sandbox_world.ts";
+import { kernelState } from "../lab/sandbox.ts";
 
 run("runsc", ["--version"]); // fails the file at once, with a clear message, when runsc is missing
 

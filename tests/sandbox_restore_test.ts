@@ -9,7 +9,7 @@ import { runHook } from "../sandbox/hook.ts";
 import { linkByName, neighList, netnsId, Socket } from "../netlink/mod.ts";
 import { sendProbe } from "../core/snapshot.ts";
 import { ip, ipJson, type World, world } from "./harness.ts";
-import { calicoPod, HOST_IF, kernelState, podnet, type PodWorld } from "./sandbox_world.ts";
+import { calicoPod, HOST_IF, kernelState, podnet, type PodWorld } from "../lab/sandbox.ts";
 
 function snapshotOf(link: Record<string, unknown>): string {
   return JSON.stringify({ schema: "podnet.capture/v1", capturedAt: "2026-01-01T00:00:00Z", links: [link] });

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { ip, ipJson, run, world } from "./harness.ts";
-import { calicoPod, kernelState, NODE_IP, PING_NODE, POD_IP, PODNET, podnet, runsc } from "./sandbox_world.ts";
+import { calicoPod, kernelState, NODE_IP, PING_NODE, POD_IP, PODNET, podnet, runsc } from "../lab/sandbox.ts";
 
 run("runsc", ["--version"]); // fails the file at once, with a clear message, when runsc is missing
 

@@ -23,7 +23,7 @@ import {
   sysctlWrite,
   withNetns,
 } from "../netlink/mod.ts";
-import { ip, type Ran, runAsync, type World } from "./harness.ts";
+import { ip, type Ran, runAsync, type World } from "./world.ts";
 import { makeBundle, runscArgv } from "../scripts/resume.ts";
 
 export const POD_IP = "10.9.0.5";
