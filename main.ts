@@ -1,58 +1,14 @@
 /**
- * podnet entry point: argv/env dispatch only. Each role's module is loaded on
- * demand (core/load.ts) so a CNI ADD pays only for the CNI code.
+ * podnet entry point: argv/env dispatch only, from the registry in
+ * commands.ts. Each role's module is loaded on demand (sys/load.ts), so a CNI
+ * ADD pays only for the CNI code.
  *
  * @module
  */
 
+import { COMMANDS } from "./commands.ts";
 import { type Io, processIo } from "./core/io.ts";
 import { UsageError } from "./core/errors.ts";
-import { load } from "./core/load.ts";
-
-/** A subcommand: one-line summary and a lazily loaded runner. */
-interface Command {
-  summary: string;
-  run: (args: string[], io: Io) => Promise<number>;
-}
-
-const COMMANDS: Record<string, Command> = {
-  version: {
-    summary: "print version facts (--json for machine-readable)",
-    run: async (args, io) =>
-      (await load<typeof import("./core/version_cmd.ts")>("core/version_cmd.ts")).versionCommand(args, io),
-  },
-  cni: {
-    summary: "run as a CNI plugin (also automatic when CNI_COMMAND is set)",
-    run: async (args, io) => (await load<typeof import("./cni/main.ts")>("cni/main.ts")).cniCommand(args, io),
-  },
-  capture: {
-    summary: "record a netns's links, addresses, routes and gateway MACs as podnet.capture/v1 JSON",
-    run: async (args, io) =>
-      (await load<typeof import("./sandbox/capture.ts")>("sandbox/capture.ts")).captureCommand(args, io),
-  },
-  restore: {
-    summary: "reinstall a snapshot (move link, addresses, routes, NUD_PERMANENT gateway pins)",
-    run: async (args, io) =>
-      (await load<typeof import("./sandbox/restore.ts")>("sandbox/restore.ts")).restoreCommand(args, io),
-  },
-  hook: {
-    summary: "OCI prestart/createRuntime hook: capture + restore into the sandbox netns (state on stdin)",
-    run: async (args, io) => (await load<typeof import("./sandbox/hook.ts")>("sandbox/hook.ts")).hookCommand(args, io),
-  },
-  install: {
-    summary: "install podnet on this node: CNI binary, 10-podnet.conflist, OCI hook (atomic; --dry-run)",
-    run: async (args, io) => (await load<typeof import("./ops/install.ts")>("ops/install.ts")).installCommand(args, io),
-  },
-  uninstall: {
-    summary: "remove what install wrote (only files still as installed)",
-    run: async (args, io) =>
-      (await load<typeof import("./ops/install.ts")>("ops/install.ts")).uninstallCommand(args, io),
-  },
-  status: {
-    summary: "attachments on this node and drift, from kernel state (--json; exit 1 on drift)",
-    run: async (args, io) => (await load<typeof import("./ops/status.ts")>("ops/status.ts")).statusCommand(args, io),
-  },
-};
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));

@@ -54,15 +54,15 @@
 
 export * from "./netlink/mod.ts";
 export {
-  captureNetns,
-  type CaptureOptions,
   parseSnapshot,
-  readSnapshot,
   SCHEMA,
   type Snapshot,
   SnapshotError,
   validateSnapshot,
   writeSnapshot,
 } from "./core/snapshot.ts";
+export { readSnapshot } from "./sys/files.ts";
+export { captureNetns, type CaptureOptions } from "./sandbox/capture.ts";
 export { type RestoredLink, type RestoreOptions, restoreSnapshot } from "./sandbox/restore.ts";
-export { CNI_VERSIONS, VERSION, type VersionInfo, versionInfo, versionLine } from "./core/version.ts";
+export { CNI_VERSIONS, VERSION } from "./core/constants.ts";
+export { type VersionInfo, versionInfo, versionLine } from "./ops/version.ts";

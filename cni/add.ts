@@ -16,7 +16,7 @@
  * @module
  */
 
-import { load } from "../core/load.ts";
+import { load } from "../sys/load.ts";
 import {
   addrAdd,
   isCurrentNetns,
@@ -38,7 +38,7 @@ import { checkAliasLength } from "./config.ts";
 import { type Ctx, GW4, GW6 } from "./context.ts";
 import { CniError, ERR, ignoreNotFound } from "./errors.ts";
 import { Ipam, type Pending } from "./ipam.ts";
-import { hostAlias, type HostEnd, hostEnd } from "./names.ts";
+import { hostAlias, type HostEnd, hostEnd } from "../core/names.ts";
 import { familyOfCidr, parseResult, type Result, type ResultRoute } from "./result.ts";
 import { Rollback } from "./rollback.ts";
 

@@ -15,14 +15,14 @@ import {
   sysctlTryRead,
   withNetns,
 } from "../netlink/mod.ts";
-import { readSnapshot } from "../core/snapshot.ts";
+import { readSnapshot } from "../sys/files.ts";
 import { capturePath } from "./capture.ts";
 import { versionAtLeast } from "./config.ts";
 import { type Ctx, GW4, GW6 } from "./context.ts";
 import { hostCidr, openPodSocket } from "./add.ts";
 import { CniError, ERR } from "./errors.ts";
 import { Ipam } from "./ipam.ts";
-import { hostAlias, hostEnd } from "./names.ts";
+import { hostAlias, hostEnd } from "../core/names.ts";
 import { familyOfCidr, parseResult } from "./result.ts";
 
 /** Runs CHECK; throws a CniError listing the drift. */

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { ID_RE } from "../core/alias.ts";
+import { ID_RE } from "../core/names.ts";
 import { isLevel, type Level } from "../core/log.ts";
-import { CNI_VERSIONS } from "../core/version.ts";
+import { CNI_VERSIONS } from "../core/constants.ts";
 import { validIfname } from "../netlink/link.ts";
 import { CniError, ERR } from "./errors.ts";
 

@@ -21,10 +21,4 @@ export interface Ctx {
   ipamTimeoutMs?: number;
 }
 
-/** Default state directory: on tmpfs, so caches never outlive a reboot. */
-export const DEFAULT_STATE_DIR = "/run/podnet";
-
-/** The pod's link-local IPv4 gateway (answered by the host end; Calico uses the same). */
-export const GW4 = "169.254.1.1";
-/** The pod's IPv6 gateway, an address of the host end. */
-export const GW6 = "fe80::1";
+export { DEFAULT_STATE_DIR, GW4, GW6 } from "../core/constants.ts";

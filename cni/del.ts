@@ -7,13 +7,13 @@
  * @module
  */
 
-import { load } from "../core/load.ts";
+import { load } from "../sys/load.ts";
 import { linkDel, linkFind, Socket } from "../netlink/mod.ts";
 import { isOurs } from "./add.ts";
 import type { Ctx } from "./context.ts";
 import { ignoreNotFound } from "./errors.ts";
 import { Ipam, type Pending } from "./ipam.ts";
-import { hostAlias, hostEnd } from "./names.ts";
+import { hostAlias, hostEnd } from "../core/names.ts";
 
 /** Runs DEL. */
 export async function cmdDel(ctx: Ctx): Promise<void> {

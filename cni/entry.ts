@@ -14,8 +14,8 @@
  */
 
 import { processIo } from "../core/io.ts";
-import { provide } from "../core/load.ts";
-import { fileStamp } from "../core/stamp.ts";
+import { provide } from "../sys/load.ts";
+import { fileStamp } from "../sys/stamp.ts";
 import { main } from "../main.ts";
 import * as add from "./add.ts";
 import * as capture from "./capture.ts";

@@ -16,7 +16,7 @@ import { type Attachment, versionAtLeast } from "./config.ts";
 import type { Ctx } from "./context.ts";
 import { CniError, ERR, ignoreNotFound } from "./errors.ts";
 import { Ipam } from "./ipam.ts";
-import { hostEnd, parseAlias } from "./names.ts";
+import { hostEnd, parseAlias } from "../core/names.ts";
 
 function need11(cmd: string, v: string): void {
   if (!versionAtLeast(v, "1.1.0")) {

@@ -14,8 +14,8 @@
  */
 
 import { ensurePrivateDir, writeFileAtomic } from "../core/fsutil.ts";
-import { spawn, type Spawned } from "../core/spawn.ts";
-import { CNI_VERSIONS } from "../core/version.ts";
+import { spawn, type Spawned } from "../sys/spawn.ts";
+import { CNI_VERSIONS } from "../core/constants.ts";
 import { type Attachment, type CniEnv, type NetConf, versionAtLeast, versionNumber } from "./config.ts";
 import { CniError, ERR } from "./errors.ts";
 import { formatResult, parseResult, type Result } from "./result.ts";

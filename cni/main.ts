@@ -8,9 +8,9 @@
  */
 
 import type { Io } from "../core/io.ts";
-import { bundled, load } from "../core/load.ts";
+import { bundled, load } from "../sys/load.ts";
 import { fileLogger, Logger } from "../core/log.ts";
-import { CNI_VERSIONS } from "../core/version.ts";
+import { CNI_VERSIONS } from "../core/constants.ts";
 import { type CniEnv, decodeConfig, type NetConf, parseConfig, parseEnv } from "./config.ts";
 import { type Ctx, DEFAULT_STATE_DIR } from "./context.ts";
 import { CniError, ERR, errorJson, toCniError } from "./errors.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { canonicalCidr, canonicalIp, parseCidr } from "../netlink/ip.ts";
+import { canonicalCidr, canonicalIp, parseCidr } from "../core/ip.ts";
 import type { Dns } from "./config.ts";
 import { versionAtLeast } from "./config.ts";
 import { CniError, ERR } from "./errors.ts";

@@ -14,8 +14,14 @@ export const libc = lazyDlopen(
   "libc.so.6",
   {
     setns: { parameters: ["i32", "i32"], result: "i32" },
-    open: { parameters: ["buffer", "i32"], result: "i32" },
+    // open(2) is variadic; podnet always passes the mode (ignored without O_CREAT).
+    open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
     close: { parameters: ["i32"], result: "i32" },
+    fstat: { parameters: ["i32", "buffer"], result: "i32" },
+    fstatfs: { parameters: ["i32", "buffer"], result: "i32" },
+    flock: { parameters: ["i32", "i32"], result: "i32" },
+    read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+    write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
     __errno_location: { parameters: [], result: "pointer" },
     strerror: { parameters: ["i32"], result: "pointer" },
     stat: { parameters: ["buffer", "buffer"], result: "i32" },
@@ -85,9 +91,33 @@ export const STAT_SIZE = 144;
 export const STAT_ST_SIZE = 48;
 export const STAT_ST_MTIM = 88;
 
+/** sizeof(struct statfs) on x86_64; f_type is its first field. */
+export const STATFS_SIZE = 120;
+/** st_mode's offset in struct stat on x86_64, and the file-type bits of st_mode. */
+export const STAT_ST_MODE = 24;
+export const S_IFMT = 0o170000;
+export const S_IFREG = 0o100000;
+export const S_IFDIR = 0o040000;
+/** statfs f_type of the namespace filesystem (/proc/PID/ns/*, bind mounts of them). */
+export const NSFS_MAGIC = 0x6e736673;
+
+/** flock(2) operations. */
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+export const EWOULDBLOCK = 11;
+
 /** open(2) flags, namespace and socket constants from the kernel headers. */
 export const O_RDONLY = 0;
+export const O_WRONLY = 1;
+export const O_RDWR = 2;
+export const O_CREAT = 0o100;
+export const O_APPEND = 0o2000;
+export const O_NONBLOCK = 0o4000;
+export const O_DIRECTORY = 0o200000;
+export const O_NOFOLLOW = 0o400000;
 export const O_CLOEXEC = 0o2000000;
+export const ELOOP = 40;
 export const CLONE_NEWNET = 0x40000000;
 export const AF_INET = 2;
 export const AF_INET6 = 10;

@@ -14,7 +14,7 @@ import {
   rtnlAddr,
   rtnlAddrRead,
 } from "../ffi/libnl.ts";
-import type { Family } from "./ip.ts";
+import type { Family } from "../core/ip.ts";
 import { linkIndexOf, type LinkRef, linkRefName } from "./link.ts";
 import { afOf, buildAddr, cidrOrThrow, dump, familyOf, type Ptr, readCidr, request } from "./object.ts";
 import type { Socket } from "./socket.ts";

@@ -4,7 +4,10 @@
  * @module
  */
 
+import { validIfname } from "../core/names.ts";
 import {
+  IFF_LOOPBACK,
+  IFF_NOARP,
   IFF_UP,
   IN6_ADDR_GEN_MODE_EUI64,
   IN6_ADDR_GEN_MODE_NONE,
@@ -29,6 +32,10 @@ export interface Link {
   mtu: number;
   /** Administratively up (IFF_UP). */
   up: boolean;
+  /** The loopback device (IFF_LOOPBACK). */
+  loopback: boolean;
+  /** Sends without link-layer addresses (IFF_NOARP: tun, wireguard): no neighbors to pin. */
+  noArp: boolean;
   flags: number;
   /** RFC 2863 operstate number (6 = up). */
   operstate: number;
@@ -55,6 +62,8 @@ function toLink(p: Ptr): Link {
     mac: readMac(r.rtnl_link_get_addr(p)) ?? "",
     mtu: r.rtnl_link_get_mtu(p),
     up: (flags & IFF_UP) !== 0,
+    loopback: (flags & IFF_LOOPBACK) !== 0,
+    noArp: (flags & IFF_NOARP) !== 0,
     flags,
     operstate: r.rtnl_link_get_operstate(p),
     alias: readStr(r.rtnl_link_get_ifalias(p)),
@@ -137,11 +146,8 @@ export function isVethPeer(a: Link, b: Link): boolean {
   return a.kind === "veth" && b.kind === "veth" && a.parentIndex === b.index && b.parentIndex === a.index;
 }
 
-/** Kernel rule for interface names (dev_valid_name): 1–15 bytes, no `/`, `:` or whitespace, not `.`/`..`. */
-export function validIfname(name: string): boolean {
-  return typeof name === "string" && name.length > 0 && new TextEncoder().encode(name).length <= 15 &&
-    name !== "." && name !== ".." && !/[/:\s]/.test(name);
-}
+/** podnet's one interface-name rule (core/names.ts), re-exported for the library's users. */
+export { validIfname };
 
 /** Changes applied to a link in one RTM_NEWLINK request. */
 export interface LinkChanges {

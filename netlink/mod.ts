@@ -7,7 +7,7 @@
  */
 
 export * from "./errors.ts";
-export * from "./ip.ts";
+export * from "../core/ip.ts";
 export * from "./netns.ts";
 export * from "./nsid.ts";
 export * from "./socket.ts";
@@ -17,3 +17,4 @@ export * from "./addr.ts";
 export * from "./route.ts";
 export * from "./neigh.ts";
 export * from "./sysctl.ts";
+export * from "./probe.ts";

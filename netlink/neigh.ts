@@ -20,7 +20,7 @@ import {
   rtnlNeigh,
   rtnlNeighRead,
 } from "../ffi/libnl.ts";
-import { type Family, formatIp } from "./ip.ts";
+import { type Family, formatIp } from "../core/ip.ts";
 import { linkIndexOf, type LinkRef, linkRefName } from "./link.ts";
 import { afOf, buildAddr, buildMac, dump, familyOf, ipOrThrow, type Ptr, readIp, readMac, request } from "./object.ts";
 import type { Socket } from "./socket.ts";

@@ -7,15 +7,39 @@
  * @module
  */
 
-import { CLONE_NEWNET, cstr, errno, libc, O_CLOEXEC, O_RDONLY } from "../ffi/libc.ts";
-import { fsErrno, libcError } from "./errors.ts";
+import {
+  CLONE_NEWNET,
+  cstr,
+  errno,
+  libc,
+  NSFS_MAGIC,
+  O_CLOEXEC,
+  O_NONBLOCK,
+  O_RDONLY,
+  STATFS_SIZE,
+} from "../ffi/libc.ts";
+import { fsErrno, libcError, NetlinkError } from "./errors.ts";
 
 const SELF = "/proc/thread-self/ns/net";
 
-/** Opens a namespace file; returns a raw fd the caller must `closeFd`. */
+/** ENOTDIR's neighbour for "this is not a namespace": EINVAL, as setns(2) answers for one. */
+const EINVAL = 22;
+
+/**
+ * Opens a namespace file; returns a raw fd the caller must `closeFd`. The
+ * open never blocks (O_NONBLOCK: a FIFO put where a netns should be would
+ * otherwise hang it), and the file must be on nsfs (a bind mount under
+ * /run/netns or /proc/PID/ns/net): a regular file, FIFO or directory is
+ * refused before anything uses it. Symlinks are followed: /proc/PID/ns/net is one.
+ */
 export function openNetnsFd(path: string): number {
-  const fd = libc.symbols.open(cstr(path), O_RDONLY | O_CLOEXEC);
+  const fd = libc.symbols.open(cstr(path), O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
   if (fd < 0) throw libcError(`open netns ${path}`, errno());
+  const st = new Uint8Array(STATFS_SIZE);
+  if (libc.symbols.fstatfs(fd, st) !== 0 || new DataView(st.buffer).getBigInt64(0, true) !== BigInt(NSFS_MAGIC)) {
+    libc.symbols.close(fd);
+    throw new NetlinkError(`open netns ${path}`, 0, EINVAL, "not a namespace file (nsfs)");
+  }
   return fd;
 }
 

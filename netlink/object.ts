@@ -18,7 +18,7 @@ import {
   retryTransient,
   takeDumpInterrupted,
 } from "./errors.ts";
-import { type Cidr, type Family, formatIp, formatMac, type IpBytes, parseCidr, parseIp, parseMac } from "./ip.ts";
+import { type Cidr, type Family, formatIp, formatMac, type IpBytes, parseCidr, parseIp, parseMac } from "../core/ip.ts";
 import type { Socket } from "./socket.ts";
 
 export type Ptr = Deno.PointerObject;

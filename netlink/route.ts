@@ -15,7 +15,7 @@ import {
   rtnlRouteRead,
 } from "../ffi/libnl.ts";
 import { invalidInput } from "./errors.ts";
-import type { Family } from "./ip.ts";
+import type { Family } from "../core/ip.ts";
 import { linkIndexOf, type LinkRef, linkRefName } from "./link.ts";
 import {
   afOf,

@@ -6,7 +6,7 @@
  */
 
 import { fsErrno, invalidInput, NetlinkError } from "./errors.ts";
-import { validIfname } from "./link.ts";
+import { validIfname } from "../core/names.ts";
 
 function path(key: string): string {
   const parts = key.split("/");

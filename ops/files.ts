@@ -7,8 +7,8 @@
  * @module
  */
 
-import { ID_RE } from "../core/alias.ts";
-import { formatCidr, networkOf, parseCidr } from "../netlink/ip.ts";
+import { ID_RE } from "../core/names.ts";
+import { formatCidr, networkOf, parseCidr } from "../core/ip.ts";
 
 /** File name of the network list; `10-` sorts it before most distro defaults. */
 export const CONFLIST_NAME = "10-podnet.conflist";

@@ -13,7 +13,7 @@
 import { int, parseFlags, str, strs, UsageError, type Values } from "../core/cli.ts";
 import { listDir, removeIfExists, writeFileAtomic } from "../core/fsutil.ts";
 import type { Io } from "../core/io.ts";
-import { VERSION } from "../core/version.ts";
+import { VERSION } from "../core/constants.ts";
 import { inClusterAccess, nodePodCidrs, SERVICE_ACCOUNT_DIR } from "./kube.ts";
 import {
   BIN_NAME,

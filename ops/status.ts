@@ -10,7 +10,7 @@
  * @module
  */
 
-import { parseAlias } from "../core/alias.ts";
+import { parseAlias } from "../core/names.ts";
 import { int, parseFlags, str } from "../core/cli.ts";
 import type { Io } from "../core/io.ts";
 import {

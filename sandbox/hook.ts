@@ -25,11 +25,12 @@
  * @module
  */
 
-import { ID_RE, parseAlias } from "../core/alias.ts";
+import { ID_RE, parseAlias } from "../core/names.ts";
 import { int, parseFlags, str, strs, UsageError } from "../core/cli.ts";
 import { ensurePrivateDir } from "../core/fsutil.ts";
 import type { Io } from "../core/io.ts";
-import { capturedByDefault, captureNetns, DEFAULT_TIMEOUT_MS, type Snapshot, writeSnapshot } from "../core/snapshot.ts";
+import { type Snapshot, writeSnapshot } from "../core/snapshot.ts";
+import { capturedByDefault, captureNetns, DEFAULT_TIMEOUT_MS } from "./capture.ts";
 import { isVethPeer, type Link, linkList, netnsId, nsidOf, Socket, validIfname, withNetns } from "../netlink/mod.ts";
 import { restoreSnapshot } from "./restore.ts";
 

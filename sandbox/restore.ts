@@ -27,15 +27,9 @@
 
 import { int, parseFlags, str, strs, UsageError } from "../core/cli.ts";
 import type { Io } from "../core/io.ts";
-import {
-  DEFAULT_TIMEOUT_MS,
-  parseSnapshot,
-  readSnapshot,
-  resolveNeighbor,
-  type Snapshot,
-  SnapshotError,
-  type SnapshotLink,
-} from "../core/snapshot.ts";
+import { parseSnapshot, type Snapshot, SnapshotError, type SnapshotLink } from "../core/snapshot.ts";
+import { readSnapshot } from "../sys/files.ts";
+import { DEFAULT_TIMEOUT_MS, resolveNeighbor } from "./capture.ts";
 import {
   addrAdd,
   addrList,

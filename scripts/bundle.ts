@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { parseFlags } from "../core/cli.ts";
 import { writeFileAtomic } from "../core/fsutil.ts";
 import { type BundleManifest, staleBundle } from "../cni/entry.ts";
-import { fileStamp } from "../core/stamp.ts";
+import { fileStamp } from "../sys/stamp.ts";
 import { stripAnsi } from "./compile.ts";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));

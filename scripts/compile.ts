@@ -18,7 +18,7 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { int, parseFlags, str, UsageError } from "../core/cli.ts";
-import { ON_DEMAND } from "../core/load.ts";
+import { ON_DEMAND } from "../commands.ts";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const TARGET = "x86_64-unknown-linux-gnu";
@@ -52,7 +52,7 @@ export function compileArgs(out: string): string[] {
     "--no-check",
     "--no-prompt",
     ...launcherPermissions(),
-    // Role modules are imported with computed specifiers (core/load.ts), which deno compile cannot see.
+    // Role modules are imported with computed specifiers (sys/load.ts, listed in commands.ts), which deno compile cannot see.
     ...ON_DEMAND.flatMap((m) => ["--include", join(ROOT, m)]),
     "--output",
     out,

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { captureNetns } from "../core/snapshot.ts";
+import { captureNetns } from "../sandbox/capture.ts";
 import { restoreSnapshot } from "../sandbox/restore.ts";
 import { ip, runAsync, type World, world } from "../lab/world.ts";
 import { calicoPod, PODNET } from "../lab/sandbox.ts";

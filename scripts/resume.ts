@@ -48,10 +48,10 @@
 
 import { UsageError } from "../core/errors.ts";
 import { ensurePrivateDir, writeFileAtomic } from "../core/fsutil.ts";
+import { DEFAULT_TIMEOUT_MS } from "../sandbox/capture.ts";
+import { readSnapshot } from "../sys/files.ts";
 import {
-  DEFAULT_TIMEOUT_MS,
   parseSnapshot,
-  readSnapshot,
   SCHEMA,
   type Snapshot,
   SnapshotError,

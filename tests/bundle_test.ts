@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { add, cni, makeNode, netConf } from "./cni_helpers.ts";
-import { run, runAsync, world } from "./harness.ts";
+import { PROGRAM_ENTRIES, run, runAsync, world } from "./harness.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const DENO = Deno.execPath();
@@ -35,7 +35,7 @@ Deno.test("a bundle whose sources changed says so on stderr and runs the sources
   // its path, which import.meta.url %-encodes.
   const copy = `${w.tempDir()}/check out`;
   Deno.mkdirSync(copy);
-  for (const entry of ["main.ts", "bin", "cni", "core", "ffi", "netlink", "ops", "sandbox", "dist"]) {
+  for (const entry of [...PROGRAM_ENTRIES, "dist"]) {
     run("cp", ["-a", `${ROOT}/${entry}`, `${copy}/`]);
   }
   const version = async (): Promise<{ code: number; stdout: string; stderr: string }> =>

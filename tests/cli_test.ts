@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { libnlVersion } from "../ffi/libnl.ts";
-import { VERSION } from "../core/version.ts";
+import { VERSION } from "../core/constants.ts";
 import { runAsync } from "./harness.ts";
 
 const PODNET = new URL("../bin/podnet", import.meta.url).pathname;

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { ipJson, run, runAsync, world } from "./harness.ts";
-import { readSnapshot } from "../core/snapshot.ts";
+import { readSnapshot } from "../sys/files.ts";
 import {
   add,
   check,

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { ip, ipJson, world } from "./harness.ts";
 import { ADD_STEPS } from "../cni/seams.ts";
-import { hostEnd } from "../cni/names.ts";
+import { hostEnd } from "../core/names.ts";
 import {
   add,
   assertCniError,

@@ -8,6 +8,25 @@
 
 export * from "../lab/world.ts";
 
+/**
+ * What of a checkout the program is made of (what a copy must hold to run
+ * podnet): the entry points, the launcher and every layer's folder.
+ */
+export const PROGRAM_ENTRIES = [
+  "main.ts",
+  "mod.ts",
+  "commands.ts",
+  "deno.json",
+  "bin",
+  "core",
+  "ffi",
+  "netlink",
+  "sys",
+  "cni",
+  "sandbox",
+  "ops",
+] as const;
+
 /** The sockets of `pid` by inode → kind, from the /proc/PID/net tables of its netns (`netlink proto 0`, `udp`, …). */
 function socketKinds(pid: number | "self"): Map<string, string> {
   const out = new Map<string, string>();

@@ -19,7 +19,7 @@ import {
   Socket,
   withNetns,
 } from "../netlink/mod.ts";
-import { ip, ipJson, world } from "./harness.ts";
+import { ip, ipJson, run, world } from "./harness.ts";
 
 const SELF = "/proc/thread-self/ns/net";
 const MISSING = "/run/netns/pnt-no-such-netns";
@@ -106,13 +106,27 @@ Deno.test("withNetns with a bad netns path fails clearly and leaves the thread w
   );
   assert.equal(ran, false);
   assertIn(home, "a missing netns");
-  // A file that is not a namespace: open succeeds, setns refuses it.
+  // A file that is not a namespace: refused on the open descriptor (not nsfs), before setns.
   assert.throws(
     () => withNetns("/proc/self/status", () => (ran = true)),
-    (e) => e instanceof NetlinkError && e.errno === 22 && e.message.includes("setns /proc/self/status"),
+    (e) =>
+      e instanceof NetlinkError && e.errno === 22 && /open netns \/proc\/self\/status: not a namespace/.test(e.message),
   );
   assert.equal(ran, false);
   assertIn(home, "a non-netns file");
+  // A FIFO where a netns should be: refused at once, not waited on (the open is non-blocking).
+  const dir = Deno.makeTempDirSync({ prefix: "podnet-fifo-" });
+  try {
+    run("mkfifo", [`${dir}/ns`]);
+    const t0 = performance.now();
+    assert.throws(() => withNetns(`${dir}/ns`, () => (ran = true)), (e) => e instanceof NetlinkError && e.errno === 22);
+    assert.ok(performance.now() - t0 < 1000, "the FIFO open did not block");
+    assert.throws(() => Socket.open(`${dir}/ns`), /not a namespace/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+  assert.equal(ran, false);
+  assertIn(home, "a FIFO");
 });
 
 Deno.test("Socket.open with a bad netns path fails clearly and leaves the thread where it was", () => {

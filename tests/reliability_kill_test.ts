@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { runAsync, world } from "./harness.ts";
 import { ADD_STEPS } from "../cni/seams.ts";
-import { hostEnd } from "../cni/names.ts";
+import { hostEnd } from "../core/names.ts";
 import { cni, CNI_BIN, leases, makeNode, type Node, PODNET } from "./cni_helpers.ts";
 import {
   assertNoLeak,

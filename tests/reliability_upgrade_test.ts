@@ -10,7 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import { run, runAsync, world } from "./harness.ts";
+import { PROGRAM_ENTRIES, run, runAsync, world } from "./harness.ts";
 import { cni, makeNode, type Node, SUBNET4 } from "./cni_helpers.ts";
 import { assertNoLeak, mustDel, nodeState, pool, relConf } from "./rel_helpers.ts";
 import { writeFileAtomic } from "../core/fsutil.ts";
@@ -22,8 +22,7 @@ function checkout(dir: string): string {
   Deno.mkdirSync(dir);
   run("cp", [
     "-r",
-    ...["main.ts", "mod.ts", "deno.json", "bin", "cni", "core", "ffi", "netlink", "ops", "sandbox"]
-      .map((f) => `${ROOT}/${f}`),
+    ...PROGRAM_ENTRIES.map((f) => `${ROOT}/${f}`),
     dir,
   ]);
   Deno.symlinkSync(`${ROOT}/.tools`, `${dir}/.tools`);

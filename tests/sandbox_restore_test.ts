@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { runHook } from "../sandbox/hook.ts";
 import { linkByName, neighList, netnsId, Socket } from "../netlink/mod.ts";
-import { sendProbe } from "../core/snapshot.ts";
+import { sendProbe } from "../netlink/mod.ts";
 import { ip, ipJson, type World, world } from "./harness.ts";
 import { calicoPod, HOST_IF, kernelState, podnet, type PodWorld } from "../lab/sandbox.ts";
 
@@ -223,13 +223,17 @@ Deno.test("restore refuses malformed snapshots with one clear line and changes n
     [
       "bad MAC",
       snapshotOf({ ...good, neighbors: [{ ip: "169.254.1.1", mac: "zz:00:00:00:00:01" }] }),
-      /neighbors\[0\]\.mac: not a unicast MAC/,
+      /neighbors\[0\]\.mac: is not a unicast MAC/,
     ],
-    ["bad CIDR", snapshotOf({ ...good, addresses: [{ cidr: "10.9.0.300/32" }] }), /addresses\[0\]\.cidr: not a CIDR/],
-    ["bad name", snapshotOf({ ...good, name: "../../etc" }), /links\[0\]\.name: not an interface name/],
-    ["unknown field", snapshotOf({ ...good, script: "rm -rf /" }), /links\[0\]\.script: unknown field/],
+    [
+      "bad CIDR",
+      snapshotOf({ ...good, addresses: [{ cidr: "10.9.0.300/32" }] }),
+      /addresses\[0\]\.cidr: is not a CIDR/,
+    ],
+    ["bad name", snapshotOf({ ...good, name: "../../etc" }), /links\[0\]\.name: is not an interface name/],
+    ["unknown field", snapshotOf({ ...good, script: "rm -rf /" }), /links\[0\]: has 1 unknown field/],
     ["schema", snapshotOf(good).replace("capture/v1", "capture/v9"), /schema: wants "podnet\.capture\/v1"/],
-    ["not JSON", '{"schema":', /not JSON/],
+    ["not JSON", '{"schema":', /not valid JSON/],
     ["huge", `${snapshotOf(good)}${" ".repeat(2 << 20)}`, /more than the limit of 1048576/],
   ];
   const before = kernelState(pw.pod);

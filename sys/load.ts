@@ -1,36 +1,17 @@
 /**
  * Loads a module on demand. Before running anything, Deno reads and checks
  * the cache of every module a literal `import("./x.ts")` names, transitively:
- * with main.ts's command table that was 47 files for any podnet call (every
- * role's code, ~10 ms on a busy node, more under load). A specifier computed
- * at run time is loaded only when that code runs. The types stay checked
- * (`typeof import(...)` is type-only), and `deno compile` is told about these
- * modules through `ON_DEMAND` (scripts/compile.ts).
+ * with a command table of literal imports that was 47 files for any podnet
+ * call (every role's code, ~10 ms on a busy node, more under load). A
+ * specifier computed at run time is loaded only when that code runs. The
+ * types stay checked (`typeof import(...)` is type-only). Which modules are
+ * loaded this way is declared once, in commands.ts (`ON_DEMAND`), from which
+ * `deno compile` (scripts/compile.ts) and the bundle (cni/entry.ts) learn it.
  *
  * @module
  */
 
 const ROOT = new URL("../", import.meta.url);
-
-/** Every module loaded through `load`, as a path from the repository root. */
-export const ON_DEMAND = [
-  "core/version_cmd.ts",
-  "cni/main.ts",
-  "cni/add.ts",
-  "cni/del.ts",
-  "cni/check.ts",
-  "cni/gc.ts",
-  "cni/capture.ts",
-  "sandbox/capture.ts",
-  "sandbox/restore.ts",
-  "sandbox/hook.ts",
-  "ops/install.ts",
-  "ops/status.ts",
-  "core/cli.ts",
-] as const;
-
-/** One of `ON_DEMAND`. */
-export type OnDemand = typeof ON_DEMAND[number];
 
 /** Modules a bundle carries inside itself (`provide`); null when running from source. */
 let provided: Map<string, unknown> | null = null;
@@ -42,7 +23,7 @@ let provided: Map<string, unknown> | null = null;
  * second `NetlinkError` class that `instanceof` does not recognise), so a
  * path the bundle lacks is an error, not a silent fallback.
  */
-export function provide(mods: Partial<Record<OnDemand, unknown>>): void {
+export function provide(mods: Record<string, unknown>): void {
   provided = new Map(Object.entries(mods));
 }
 
@@ -52,7 +33,7 @@ export function bundled(): boolean {
 }
 
 /** `import()` of `path` (from the repository root), resolved only now; `T` is `typeof import(path)`. */
-export function load<T>(path: OnDemand): Promise<T> {
+export function load<T>(path: string): Promise<T> {
   if (provided !== null) {
     const m = provided.get(path);
     if (m === undefined) return Promise.reject(new Error(`${path} is not part of this bundle`));

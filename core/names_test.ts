@@ -1,5 +1,31 @@
 import assert from "node:assert/strict";
-import { hostAlias, hostEnd, parseAlias } from "./names.ts";
+import { hostAlias, hostEnd, ifnameProblem, parseAlias, validIfname } from "./names.ts";
+
+Deno.test("parseAlias inverts hostAlias and refuses what ADD could not have written", () => {
+  assert.deepEqual(parseAlias(hostAlias("podnet", "c.1_x-2", "eth0")), {
+    network: "podnet",
+    containerId: "c.1_x-2",
+    ifname: "eth0",
+  });
+  for (
+    const a of [
+      null,
+      "",
+      "a/b",
+      "a/b/c/d",
+      "/c/eth0",
+      "n//eth0",
+      "n/c/",
+      "-n/c/eth0",
+      "n/c d/eth0",
+      "n/c/..",
+      "n/c/eth:0",
+      "n/c/abcdefghijklmnop",
+    ]
+  ) {
+    assert.equal(parseAlias(a), null, String(a));
+  }
+});
 
 Deno.test("hostEnd is deterministic, at most 15 bytes, with locally administered unicast MACs", () => {
   const a = hostEnd("pn", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "eth0");
@@ -41,4 +67,32 @@ Deno.test("hostEnd keeps the names and MACs of earlier releases (an upgrade must
     mac: "1a:37:94:8c:6f:c8",
     podMac: "9a:d3:16:7e:e0:69",
   });
+});
+
+Deno.test("one interface-name rule: the kernel's, plus no % template, NUL or control character", () => {
+  for (const ok of ["eth0", "net1", "e", "eth-9_x", "a".repeat(15), "äöü€ß", "pn0123456789abc"]) {
+    assert.equal(ifnameProblem(ok), null, ok);
+  }
+  const bad: [unknown, RegExp][] = [
+    ["", /empty/],
+    ["a".repeat(16), /16 bytes, more than 15/],
+    ["üüüüüüüü", /16 bytes/],
+    [".", /"\." or "\.\."/],
+    ["..", /"\." or "\.\."/],
+    ["eth%d", /"%"/],
+    ["%d", /"%"/],
+    ["a/b", /"\/"/],
+    ["e:0", /":"/],
+    ["e 0", /whitespace/],
+    ["e\t0", /whitespace/],
+    ["eth0\0x", /NUL/],
+    ["e\x010", /control/],
+    [42, /not a string/],
+  ];
+  for (const [name, why] of bad) {
+    assert.match(ifnameProblem(name) ?? "", why, JSON.stringify(name));
+    assert.equal(validIfname(name), false);
+  }
+  // The reason never repeats the name (it may hold anything).
+  assert.ok(!(ifnameProblem("secret%x") ?? "").includes("secret"));
 });
