@@ -42,6 +42,16 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     "run as a CNI plugin (also automatic when CNI_COMMAND is set)",
     ["cni/add.ts", "cni/del.ts", "cni/check.ts", "cni/gc.ts", "cni/capture.ts"],
   ),
+  attach: command<typeof import("./cni/attach_cmd.ts")>(
+    "cni/attach_cmd.ts",
+    (m) => m.attachCommand,
+    "attach a pod with known addresses (no CNI, no IPAM): declarative, idempotent; prints JSON",
+  ),
+  detach: command<typeof import("./cni/attach_cmd.ts")>(
+    "cni/attach_cmd.ts",
+    (m) => m.detachCommand,
+    "remove a pod's attachment (and host routes to --ip even when the link is gone)",
+  ),
   capture: command<typeof import("./sandbox/capture.ts")>(
     "sandbox/capture.ts",
     (m) => m.captureCommand,

@@ -62,6 +62,16 @@ export {
   writeSnapshot,
 } from "./core/snapshot.ts";
 export { readSnapshot } from "./sys/files.ts";
+export {
+  attach,
+  AttachError,
+  type AttachRequest,
+  type AttachResult,
+  detach,
+  type DetachRequest,
+  type DetachResult,
+  hostInterfaceName,
+} from "./cni/attach.ts";
 export { captureNetns, type CaptureOptions } from "./sandbox/capture.ts";
 export { type RestoredLink, type RestoreOptions, restoreSnapshot } from "./sandbox/restore.ts";
 export { CNI_VERSIONS, VERSION } from "./core/constants.ts";

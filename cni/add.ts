@@ -1,141 +1,88 @@
 /**
- * CNI ADD: a routed veth from the node netns (the one podnet runs in) into
- * the pod netns, addresses from IPAM, link-local gateways. Every step that
- * changes something registers its undo as soon as it has succeeded; any
- * failure rolls back all of it, IPAM lease included.
+ * CNI ADD: builds the attachment cni/attachment.ts plans — a routed veth from
+ * the node netns (the one podnet runs in) into the pod netns, addresses from
+ * IPAM, link-local gateways — with cni/apply.ts. Every step that changes
+ * something registers its undo as soon as it has succeeded; any failure rolls
+ * back all of it, the IPAM lease this call obtained included, and nothing
+ * this call did not make.
  *
- * Netlink use is kept to one socket per netns and no table dumps: the veth is
- * created with its peer already inside the pod netns (one request), the host
- * end is configured with one RTM_NEWLINK, and the pod end's index comes from
- * the host end's IFLA_LINK instead of a lookup. The peer is created under its
- * final name (CNI_IFNAME) and MAC, so no rename request is needed. The IPAM
- * plugin is started first and runs as a process while everything else is
- * checked and the veth created; only addresses, routes and per-family
- * sysctls wait for its result.
+ * Before IPAM runs, one targeted request (the host end by name) refuses an
+ * attachment that already exists: host-local's DEL releases every lease of
+ * a container ID, so a refused ADD's rollback would otherwise release the
+ * live attachment's lease. The caller holds the attachment's lock (cni/main.ts),
+ * so no other call for it runs meanwhile. IPAM then runs as a process of its
+ * own while the pod netns is checked and the veth made; only addressing waits
+ * for its result.
  *
  * @module
  */
 
+import { GW4, GW6 } from "../core/constants.ts";
+import { isVethPeer, type Link, linkDel, linkFind, Netns } from "../netlink/mod.ts";
 import { load } from "../sys/load.ts";
-import {
-  addrAdd,
-  isCurrentNetns,
-  isVethPeer,
-  type Link,
-  linkAddVeth,
-  linkDel,
-  linkFind,
-  linkSet,
-  neighSet,
-  parseCidr,
-  routeAdd,
-  Socket,
-  sysctlRead,
-  sysctlWrite,
-  withNetns,
-} from "../netlink/mod.ts";
+import { addressLinks, createLinks, finish } from "./apply.ts";
+import { type AttachmentSpec, claimOf, type Plan, plan } from "./attachment.ts";
 import { checkAliasLength } from "./config.ts";
-import { type Ctx, GW4, GW6 } from "./context.ts";
+import { type Ctx, openPodNetns } from "./context.ts";
 import { CniError, ERR, ignoreNotFound } from "./errors.ts";
 import { Ipam, type Pending } from "./ipam.ts";
-import { hostAlias, type HostEnd, hostEnd } from "../core/names.ts";
-import { familyOfCidr, parseResult, type Result, type ResultRoute } from "./result.ts";
+import { kernelFacts } from "./observe.ts";
+import { parseResult, type Result } from "./result.ts";
 import { Rollback } from "./rollback.ts";
 
-/** Opens a socket inside CNI_NETNS after checking it exists and is not the plugin's own netns. */
-export function openPodSocket(netns: string): Socket {
-  let own: boolean;
-  try {
-    own = isCurrentNetns(netns);
-  } catch (e) {
-    throw new CniError(ERR.invalidEnv, `CNI_NETNS ${netns} does not exist or is not readable`, String(e));
-  }
-  if (own) throw new CniError(ERR.invalidEnv, `CNI_NETNS ${netns} is the plugin's own network namespace`);
-  try {
-    return Socket.open(netns);
-  } catch (e) {
-    throw new CniError(ERR.invalidEnv, `CNI_NETNS ${netns} is not a network namespace`, String(e));
-  }
-}
-
-/**
- * Whether a host-end link belongs to this attachment: its alias says so, or it
- * has no alias yet (an ADD killed between creating the veth and setting the
- * alias; the kernel ignores IFLA_IFALIAS at creation) and carries the MAC
- * podnet derives for this attachment.
- */
-export function isOurs(link: Link, alias: string, mac: string): boolean {
-  return link.alias === alias || (link.alias === null && link.kind === "veth" && link.mac === mac);
-}
-
-/** The address of `cidr` as a host prefix, `/32` or `/128`: how podnet puts it on the pod end and routes it. */
-export function hostCidr(cidr: string): string {
-  return `${cidr.slice(0, cidr.indexOf("/"))}/${familyOfCidr(cidr) === 4 ? 32 : 128}`;
-}
-
-/** What ADD finds before it changes anything: the host end's identity, one socket per netns, a leftover. */
-interface Inspected {
-  host: HostEnd;
-  pod: Socket;
-  node: Socket;
-  /** A host end of this attachment left by an interrupted ADD (to be replaced), else null. */
-  leftover: Link | null;
-}
-
-/**
- * Opens one socket per netns (also pushed onto `sockets`, which the caller
- * closes) and checks that the attachment can be made: CNI_NETNS is another
- * netns, CNI_IFNAME is free there, and a host end of the same name, if any, is
- * this attachment's (then it is the `leftover`). Throws the CNI error otherwise.
- */
-function inspect(ctx: Ctx, alias: string, sockets: Socket[]): Inspected {
+/** The attachment a CNI call is about, without addresses (they come from IPAM). */
+export function cniSpec(ctx: Ctx): AttachmentSpec {
   const { env, conf } = ctx;
-  const host = hostEnd(conf.hostInterfacePrefix, env.containerId, env.ifname);
-  const pod = openPodSocket(env.netns);
-  sockets.push(pod);
-  const node = Socket.open();
-  sockets.push(node);
-  const existingPod = linkFind(pod, env.ifname);
-  const existingHost = linkFind(node, host.name);
-  if (existingHost !== null) {
-    if (!isOurs(existingHost, alias, host.mac)) {
+  return {
+    network: conf.name,
+    containerId: env.containerId,
+    ifname: env.ifname,
+    prefix: conf.hostInterfacePrefix,
+    mtu: conf.mtu,
+    gatewayMode: conf.gatewayMode,
+    addresses: [],
+  };
+}
+
+/** The facts a link-level plan needs: none (forwarding depends on the families, known after IPAM). */
+const NO_FACTS = { forceForwarding: true, ipv6Forwarding: true };
+
+/** Refuses an existing host end that is complete or not ours; returns a leftover to replace, else null. */
+function refuseExisting(ctx: Ctx, links: Plan, node: Netns): Link | null {
+  const existing = linkFind(node.sock, links.host.name);
+  if (existing === null) return null;
+  switch (claimOf(existing, links)) {
+    case "complete":
       throw new CniError(
-        ERR.internal,
-        `host interface ${host.name} already exists and is not this attachment's`,
-        `its alias is ${JSON.stringify(existingHost.alias)}, expected ${JSON.stringify(alias)}`,
+        ERR.invalidEnv,
+        `attachment ${ctx.env.containerId}/${ctx.env.ifname} already exists (host interface ${links.host.name}); DEL it first`,
       );
-    }
-    if (existingPod !== null && !isVethPeer(existingHost, existingPod)) {
-      throw new CniError(ERR.invalidEnv, `interface ${env.ifname} already exists in ${env.netns}`);
-    }
-  } else if (existingPod !== null) {
-    throw new CniError(ERR.invalidEnv, `interface ${env.ifname} already exists in ${env.netns}`);
+    case "foreign":
+      throw new CniError(ERR.internal, `host interface ${links.host.name} already exists and is not this attachment's`);
+    case "leftover":
+      return existing;
   }
-  return { host, pod, node, leftover: existingHost };
 }
 
 /** Runs ADD; returns the result in podnet's internal shape. */
 export async function cmdAdd(ctx: Ctx): Promise<Result> {
   const { env, conf, log, seam } = ctx;
-  const alias = hostAlias(conf.name, env.containerId, env.ifname);
-  checkAliasLength(alias);
-  // IPAM first: its plugin is a process of its own (tens of milliseconds, the longest step of an
-  // ADD), so it runs while the names are derived, the sockets opened, the leftovers checked and the
-  // veth made. Only addresses, routes and the per-family sysctls wait for its result. A check below
-  // that fails rolls the lease back like any later failure.
+  const spec = cniSpec(ctx);
+  const links = plan(spec, NO_FACTS);
+  checkAliasLength(links.host.alias);
+  if (conf.captureDir !== null) {
+    (await load<typeof import("./capture.ts")>("cni/capture.ts")).ensureCaptureDir(conf.captureDir);
+  }
+  using node = Netns.here();
+  const leftover = refuseExisting(ctx, links, node);
   let ipam: Ipam, pending: Pending<Result>;
   try {
     ipam = await Ipam.open(ctx);
     pending = ipam.startAdd();
   } catch (e) {
-    // The checks of CNI_NETNS and the interfaces come first in what a failed ADD reports (code 4
-    // for a bad netns whatever the IPAM config): when IPAM cannot even start, run them for their error.
-    const opened: Socket[] = [];
-    try {
-      inspect(ctx, alias, opened);
-    } finally {
-      for (const s of opened) s.close();
-    }
+    // The checks of CNI_NETNS come first in what a failed ADD reports (code 4 for a bad netns
+    // whatever the IPAM config): when IPAM cannot even start, run them for their error.
+    openPodNetns(env.netns).close();
     throw e;
   }
   const undo = new Rollback();
@@ -143,114 +90,53 @@ export async function cmdAdd(ctx: Ctx): Promise<Result> {
     await pending.done.catch(() => {}); // whatever it did must have finished before DEL
     await ipam.del();
   });
-  // Closed after the rollback, which needs them (a `using` inside the try would close them first).
-  const sockets: Socket[] = [];
+  let pod: Netns | null = null; // closed after the rollback, which needs it
   try {
-    const { host, pod, node, leftover } = inspect(ctx, alias, sockets);
+    pod = openPodNetns(env.netns);
+    const taken = linkFind(pod.sock, env.ifname);
+    if (taken !== null && !(leftover !== null && isVethPeer(leftover, taken))) {
+      throw new CniError(ERR.invalidEnv, `interface ${env.ifname} already exists in ${env.netns}`);
+    }
     if (leftover !== null) {
-      // Left over by an ADD that was killed before it finished or rolled back: replace it.
-      log.warn("replacing leftover host interface", { host: host.name });
-      ignoreNotFound(() => linkDel(node, leftover));
-      // The leftover's lease has the same containerID/ifname, so host-local refused the ADD above
-      // as a duplicate: release it, then ask again.
+      // Left over by an ADD that was killed before it finished: replace it. Its lease has the same
+      // containerID/ifname, so host-local refused the ADD above as a duplicate: release it, ask again.
+      log.warn("replacing leftover host interface", { host: links.host.name });
+      ignoreNotFound(() => linkDel(node.sock, leftover));
       await pending.done.catch(() => {});
       await ipam.del();
       pending = ipam.startAdd();
     }
-
-    const hostLink = linkAddVeth(node, {
-      name: host.name,
-      peerName: env.ifname,
-      peerNetns: env.netns,
-      mac: host.mac,
-      peerMac: host.podMac,
-      ...(conf.mtu !== null ? { mtu: conf.mtu } : {}),
-    });
-    // Everything below lives on the veth (per-interface sysctls, addresses, host and pod routes,
-    // pinned neighbors) and goes away with it, so one undo covers them all.
-    undo.push(`delete veth ${host.name}`, () => {
-      ignoreNotFound(() => linkDel(node, hostLink));
-    });
-    seam("veth");
-    const podLink = { index: hostLink.parentIndex, name: env.ifname };
-
-    // Before anything can arrive on it, whatever the pod's families: the kernel takes Router
-    // Advertisements on an interface whose own `forwarding` is 0 (`force_forwarding` does not count),
-    // so a pod could otherwise make itself the node's IPv6 default router (a node without IPv6 has
-    // nothing to protect).
-    ignoreNotFound(() => sysctlWrite(`net/ipv6/conf/${host.name}/accept_ra`, 0));
-    // Host end up while its peer is still down (no carrier, so no link-local yet); addrgenmode none
-    // in the same request keeps the kernel from ever adding an EUI-64 one next to fe80::1.
-    linkSet(node, hostLink, { alias, addrGenMode: "none", up: true });
-    seam("host-link");
-
-    // Pod end: DAD off before the link comes up, so even its kernel link-local is usable at once
-    // (IPv6 disabled: nothing to detect).
-    withNetns(env.netns, () => ignoreNotFound(() => sysctlWrite(`net/ipv6/conf/${env.ifname}/accept_dad`, 0)));
-    linkSet(pod, podLink, { up: true });
-    seam("pod-link");
+    const written = new Set<string>();
+    const ends = createLinks(links, node, pod, undo, seam, written);
 
     const ipamResult = await pending.done;
     seam("ipam");
-    const ips = ipamResult.ips.map((i) => ({ family: familyOfCidr(i.address), cidr: hostCidr(i.address) }));
-    const has4 = ips.some((i) => i.family === 4), has6 = ips.some((i) => i.family === 6);
-    if (!has4 && !has6) throw new CniError(ERR.internal, `IPAM plugin ${ipam.type} returned no addresses`);
+    if (ipamResult.ips.length === 0) throw new CniError(ERR.internal, `IPAM plugin ${ipam.type} returned no addresses`);
+    const p = plan(
+      { ...spec, addresses: ipamResult.ips.map((i) => i.address), routes: ipamResult.routes },
+      kernelFacts(),
+    );
+    for (const w of p.warnings) log.warn(w, { host: p.host.name });
+    addressLinks(p, node, pod, ends, seam, written);
 
-    if (has6) addrAdd(node, hostLink, `${GW6}/64`, { nodad: true });
-    if (has4) sysctlWrite(`net/ipv4/conf/${host.name}/forwarding`, 1);
-    if (has6) enableIpv6Forwarding(host.name, ctx);
-    if (has4 && conf.gatewayMode === "proxy-arp") {
-      // proxy_delay first: with the default (up to 0.8 s random delay) the first ARP reply is late.
-      sysctlWrite(`net/ipv4/neigh/${host.name}/proxy_delay`, 0);
-      sysctlWrite(`net/ipv4/conf/${host.name}/proxy_arp`, 1);
-    }
-    seam("host-sysctl");
-
-    for (const ip of ips) routeAdd(node, { dst: ip.cidr, link: hostLink, scope: "link" });
-    seam("host-routes");
-
-    const podIps = ips.map(({ family, cidr }) => {
-      addrAdd(pod, podLink, cidr, family === 6 ? { nodad: true } : {});
-      return { address: cidr, gateway: family === 4 ? GW4 : GW6, interface: 1 };
-    });
-    seam("pod-addrs");
-
-    const routes = podRoutes(ipamResult, has4, has6);
-    const pin = conf.gatewayMode === "static-neighbor";
-    if (has4) {
-      routeAdd(pod, { dst: `${GW4}/32`, link: podLink, scope: "link" });
-      if (pin) neighSet(pod, { link: podLink, ip: GW4, mac: host.mac });
-    }
-    if (has6 && pin) neighSet(pod, { link: podLink, ip: GW6, mac: host.mac });
-    for (const r of routes) routeAdd(pod, { dst: r.dst, gateway: r.gw!, link: podLink });
-    seam("pod-routes");
-
-    const mtu = hostLink.mtu;
+    const mtu = ends.host.mtu;
     if (conf.captureDir !== null) {
       const dir = conf.captureDir;
-      const { removePodSnapshot, writePodSnapshot } = await load<typeof import("./capture.ts")>("cni/capture.ts");
-      writePodSnapshot(dir, env.containerId, {
-        ifname: env.ifname,
-        mac: host.podMac,
-        mtu,
-        addresses: podIps.map((i) => i.address),
-        routes,
-        has4,
-        has6,
-        gatewayMac: host.mac,
-      });
-      undo.push("remove capture snapshot", () => removePodSnapshot(dir, env.containerId, env.ifname));
+      const capture = await load<typeof import("./capture.ts")>("cni/capture.ts");
+      capture.writePodSnapshot(dir, env.containerId, p, mtu);
+      undo.push("remove capture snapshot", () => capture.removePodSnapshot(dir, env.containerId, env.ifname));
     }
     seam("capture");
+    finish(p, node, ends);
 
     const result: Result = {
       cniVersion: conf.cniVersion,
       interfaces: [
-        { name: host.name, mac: host.mac, mtu },
-        { name: env.ifname, mac: host.podMac, mtu, sandbox: env.netns },
+        { name: p.host.name, mac: p.host.mac, mtu },
+        { name: env.ifname, mac: p.pod.mac, mtu, sandbox: env.netns },
       ],
-      ips: podIps,
-      routes,
+      ips: p.pod.addresses.map((address) => ({ address, gateway: address.includes(":") ? GW6 : GW4, interface: 1 })),
+      routes: p.pod.routes.filter((r) => r.gateway !== undefined).map((r) => ({ dst: r.dst, gw: r.gateway! })),
       dns: conf.dns ?? ipamResult.dns,
     };
     seam("result");
@@ -260,42 +146,7 @@ export async function cmdAdd(ctx: Ctx): Promise<Result> {
     if (failed.length) log.error("rollback incomplete", { failed });
     throw e;
   } finally {
-    for (const s of sockets) s.close();
-  }
-}
-
-/**
- * The pod's routes: one default per family via the link-local gateway (an
- * IPAM default merges into it), then IPAM's other routes via the same
- * gateway. Routes of a family without an address are dropped.
- */
-function podRoutes(ipam: Result, has4: boolean, has6: boolean): ResultRoute[] {
-  const out: ResultRoute[] = [];
-  if (has4) out.push({ dst: "0.0.0.0/0", gw: GW4 });
-  if (has6) out.push({ dst: "::/0", gw: GW6 });
-  const seen = new Set(out.map((r) => r.dst));
-  for (const r of ipam.routes) {
-    const fam = parseCidr(r.dst)?.family;
-    if ((fam === 4 && !has4) || (fam === 6 && !has6) || seen.has(r.dst)) continue;
-    seen.add(r.dst);
-    out.push({ dst: r.dst, gw: fam === 4 ? GW4 : GW6 });
-  }
-  return out;
-}
-
-/**
- * IPv6 forwarding without touching `all.forwarding`: `force_forwarding` on
- * the host end (kernel >= 6.17); on older kernels the per-interface
- * `forwarding`, which forwards only when `all.forwarding` is on — then warn.
- */
-function enableIpv6Forwarding(ifname: string, ctx: Ctx): void {
-  if (ignoreNotFound(() => sysctlWrite(`net/ipv6/conf/${ifname}/force_forwarding`, 1))) return;
-  sysctlWrite(`net/ipv6/conf/${ifname}/forwarding`, 1);
-  if (sysctlRead("net/ipv6/conf/all/forwarding") === "0") {
-    ctx.log.warn(
-      "IPv6 pods are not forwarded: this kernel has no per-interface force_forwarding and net.ipv6.conf.all.forwarding is 0",
-      { host: ifname },
-    );
+    pod?.close();
   }
 }
 

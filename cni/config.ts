@@ -1,23 +1,30 @@
 /**
  * The CNI invocation: environment variables and the network configuration on
- * stdin, parsed and validated into plain values. Every rejection is a
- * CniError with the spec's code; nothing here touches the kernel.
+ * stdin, decoded (core/json.ts: bounded in size and depth) and validated into
+ * plain values. Every rejection is a CniError with the spec's code that names
+ * the variable or field and says what is wrong in words; no value from the
+ * environment or the config is echoed (it may hold secrets), except a
+ * rejected number or a version string. Nothing here touches the kernel.
  *
  * @module
  */
 
-import { ID_RE } from "../core/names.ts";
+import { CNI_VERSIONS, MTU_MAX, MTU_MIN } from "../core/constants.ts";
+import { STDIN_LIMIT } from "../core/io.ts";
+import { decodeJson, integer, JsonError, object, oneOf, string } from "../core/json.ts";
 import { isLevel, type Level } from "../core/log.ts";
-import { CNI_VERSIONS } from "../core/constants.ts";
-import { validIfname } from "../netlink/link.ts";
+import { ID_RE, ifnameProblem } from "../core/names.ts";
+import type { GatewayMode } from "./attachment.ts";
 import { CniError, ERR } from "./errors.ts";
+import { type Dns, parseResult, type Result } from "./result.ts";
+
+export { versionAtLeast, versionNumber } from "./versions.ts";
+
+export type { GatewayMode };
 
 /** CNI_COMMAND values (spec 1.1). */
 export type Command = "ADD" | "DEL" | "CHECK" | "VERSION" | "GC" | "STATUS";
 const COMMANDS: readonly Command[] = ["ADD", "DEL", "CHECK", "VERSION", "GC", "STATUS"];
-
-/** How the pod reaches its link-local gateway (see DESIGN.md). */
-export type GatewayMode = "static-neighbor" | "proxy-arp";
 
 /** The CNI_* environment of one invocation. */
 export interface CniEnv {
@@ -26,16 +33,8 @@ export interface CniEnv {
   netns: string;
   ifname: string;
   args: string;
-  /** CNI_PATH split on `:`, empty entries dropped. */
+  /** CNI_PATH split on `:`, empty entries dropped, each made absolute once (see `parseEnv`). */
   path: string[];
-}
-
-/** DNS settings as in a CNI result. */
-export interface Dns {
-  nameservers?: string[];
-  domain?: string;
-  search?: string[];
-  options?: string[];
 }
 
 /** One entry of `cni.dev/valid-attachments`. */
@@ -44,7 +43,7 @@ export interface Attachment {
   ifname: string;
 }
 
-/** podnet's network configuration (DESIGN.md "CNI plugin contract"). */
+/** podnet's network configuration (README, "CNI plugin"). */
 export interface NetConf {
   cniVersion: string;
   name: string;
@@ -58,136 +57,63 @@ export interface NetConf {
   /** `ipam.type`; the rest of `ipam` is the IPAM plugin's business. */
   ipamType: string;
   dns: Dns | null;
+  /** The raw prevResult object (passed on to IPAM), or null. */
   prevResult: Record<string, unknown> | null;
+  /** prevResult parsed (ADD, CHECK: invalid is code 7; DEL: invalid is dropped, see `warnings`). */
+  prev: Result | null;
   /** GC only: attachments the runtime still uses. */
   validAttachments: Attachment[] | null;
+  /** What the config got wrong that the command can live with (DEL with a garbled prevResult). */
+  warnings: string[];
   /** The decoded stdin object, passed on to the IPAM plugin. */
   raw: Record<string, unknown>;
 }
 
-/** CNI container IDs (spec: "Container ID"). Network names follow the same rule. */
-
 /** Kernel limit on IFLA_IFALIAS is 256 bytes with the NUL. */
 const ALIAS_MAX = 255;
-
-/** `1.0.0` → comparable number; null when malformed. */
-export function versionNumber(v: string): number | null {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(v);
-  return m ? Number(m[1]) * 1e6 + Number(m[2]) * 1e3 + Number(m[3]) : null;
-}
-
-/** Whether version `a` is at least `b`. */
-export function versionAtLeast(a: string, b: string): boolean {
-  return (versionNumber(a) ?? -1) >= (versionNumber(b) ?? Infinity);
-}
-
-/**
- * A rejected value as an error message shows it: short (a 1 MiB field must not
- * become a 1 MiB message) and never a nested part of the config, which may hold
- * secrets (DESIGN.md: the raw config is never echoed).
- */
-function shown(v: unknown): string {
-  if (typeof v === "object" && v !== null) return Array.isArray(v) ? "a list" : "an object";
-  const s = JSON.stringify(v) ?? String(v);
-  return s.length > 64 ? `${s.slice(0, 60)}…` : s;
-}
 
 function envError(msg: string): CniError {
   return new CniError(ERR.invalidEnv, msg);
 }
 
-/** Reads and validates the CNI_* variables that `command` needs. */
-export function parseEnv(get: (k: string) => string | undefined): CniEnv {
-  const raw = get("CNI_COMMAND") ?? "";
-  const command = raw as Command;
-  if (!COMMANDS.includes(command)) {
-    throw envError(`CNI_COMMAND ${shown(raw)} is not one of ${COMMANDS.join(", ")}`);
-  }
+/**
+ * Reads and validates the CNI_* variables that `command` needs. Relative
+ * CNI_PATH entries are resolved against the working directory here, once:
+ * the plugin found is the plugin executed (plugins run with cwd `/`).
+ */
+export function parseEnv(get: (k: string) => string | undefined, cwd: () => string = Deno.cwd): CniEnv {
+  const command = (get("CNI_COMMAND") ?? "") as Command;
+  if (!COMMANDS.includes(command)) throw envError(`CNI_COMMAND is not one of ${COMMANDS.join(", ")}`);
   const containerId = get("CNI_CONTAINERID") ?? "";
   const netns = get("CNI_NETNS") ?? "";
   const ifname = get("CNI_IFNAME") ?? "";
-  const path = (get("CNI_PATH") ?? "").split(":").filter((p) => p !== "");
+  const entries = (get("CNI_PATH") ?? "").split(":").filter((p) => p !== "");
+  const path = entries.some((p) => !p.startsWith("/"))
+    ? entries.map((p) => (p.startsWith("/") ? p : `${cwd().replace(/\/+$/, "")}/${p}`))
+    : entries;
   const perContainer = command === "ADD" || command === "DEL" || command === "CHECK";
   if (perContainer) {
     if (containerId === "") throw envError("CNI_CONTAINERID is required");
-    if (!ID_RE.test(containerId)) {
-      throw envError(`CNI_CONTAINERID ${shown(containerId)} must match ${ID_RE.source}`);
-    }
+    if (!ID_RE.test(containerId)) throw envError(`CNI_CONTAINERID must match ${ID_RE.source}`);
     if (ifname === "") throw envError("CNI_IFNAME is required");
-    if (!validIfname(ifname)) {
-      throw envError(
-        `CNI_IFNAME ${
-          shown(ifname)
-        } is not a valid interface name (1-15 bytes, no "/", ":" or whitespace, not "." or "..")`,
-      );
-    }
+    const why = ifnameProblem(ifname);
+    if (why !== null) throw envError(`CNI_IFNAME is not a valid interface name: it ${why}`);
   }
   if ((command === "ADD" || command === "CHECK") && netns === "") throw envError("CNI_NETNS is required");
   // VERSION/GC/STATUS ignore CNI_NETNS (libcni sends "dummy" with VERSION), so only per-container commands check it.
-  if (perContainer && netns !== "" && !netns.startsWith("/")) {
-    throw envError(`CNI_NETNS ${shown(netns)} must be an absolute path`);
-  }
+  if (perContainer && netns !== "" && !netns.startsWith("/")) throw envError("CNI_NETNS must be an absolute path");
   if (command !== "VERSION" && path.length === 0) throw envError("CNI_PATH is required (to find the IPAM plugin)");
   return { command, containerId, netns, ifname, args: get("CNI_ARGS") ?? "", path };
 }
 
-function configError(msg: string): CniError {
-  return new CniError(ERR.invalidConfig, msg);
-}
-
-function optString(o: Record<string, unknown>, key: string): string | null {
-  const v = o[key];
-  if (v === undefined || v === null) return null;
-  if (typeof v !== "string") throw configError(`${key} must be a string`);
-  return v;
-}
-
-function strArray(v: unknown, key: string): string[] | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) {
-    throw configError(`${key} must be a list of strings`);
-  }
-  return v;
-}
-
-function parseDns(v: unknown): Dns | null {
-  if (v === undefined || v === null) return null;
-  if (typeof v !== "object" || Array.isArray(v)) throw configError("dns must be an object");
-  const o = v as Record<string, unknown>;
-  const d: Dns = {};
-  const ns = strArray(o.nameservers, "dns.nameservers");
-  if (ns?.length) d.nameservers = ns;
-  const domain = optString(o, "domain");
-  if (domain) d.domain = domain;
-  const search = strArray(o.search, "dns.search");
-  if (search?.length) d.search = search;
-  const options = strArray(o.options, "dns.options");
-  if (options?.length) d.options = options;
-  return Object.keys(d).length ? d : null;
-}
-
-function parseAttachments(o: Record<string, unknown>): Attachment[] | null {
-  const v = o["cni.dev/valid-attachments"] ?? o["cni.dev/attachments"];
-  if (v === undefined || v === null) return null;
-  if (!Array.isArray(v)) throw configError("cni.dev/valid-attachments must be a list");
-  return v.map((a, i) => {
-    const e = a as Record<string, unknown> | null;
-    if (typeof e !== "object" || e === null || typeof e.containerID !== "string" || typeof e.ifname !== "string") {
-      throw configError(`cni.dev/valid-attachments[${i}] must have string containerID and ifname`);
-    }
-    return { containerID: e.containerID, ifname: e.ifname };
-  });
-}
-
-/** Decodes stdin into an object (code 6 on malformed JSON). */
+/** Decodes stdin into an object (code 6 on malformed, oversized or too deeply nested JSON). */
 export function decodeConfig(bytes: Uint8Array): Record<string, unknown> {
   let v: unknown;
   try {
-    v = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    v = decodeJson(bytes, { maxBytes: STDIN_LIMIT });
   } catch (e) {
-    // The message says where parsing failed, never what the config holds (it may hold secrets).
-    const why = e instanceof SyntaxError ? e.message.replace(/"[^"]*"/g, "…").slice(0, 120) : "not UTF-8";
-    throw new CniError(ERR.decode, "cannot decode the network configuration on stdin", why);
+    if (!(e instanceof JsonError)) throw e;
+    throw new CniError(ERR.decode, `cannot decode the network configuration on stdin: it ${e.reason}`);
   }
   if (typeof v !== "object" || v === null || Array.isArray(v)) {
     throw new CniError(ERR.decode, "the network configuration on stdin must be a JSON object");
@@ -195,79 +121,141 @@ export function decodeConfig(bytes: Uint8Array): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-/** Validates a decoded config for `command`. */
-export function parseConfig(raw: Record<string, unknown>, command: Command): NetConf {
+function optString(o: Record<string, unknown>, key: string): string | null {
+  const v = o[key];
+  return v === undefined || v === null ? null : string(v, key);
+}
+
+function absolutePath(o: Record<string, unknown>, key: string): string | null {
+  const v = optString(o, key);
+  // Runtimes start plugins in a working directory of their choosing: a relative path lands anywhere.
+  if (v !== null && !v.startsWith("/")) throw new JsonError(key, "must be an absolute path");
+  if (v !== null && (v.includes("\0") || v.length > 4096)) throw new JsonError(key, "is not a usable path");
+  return v;
+}
+
+function strings(v: unknown, path: string): string[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) {
+    throw new JsonError(path, "must be a list of strings");
+  }
+  return v;
+}
+
+function parseDns(v: unknown): Dns | null {
+  if (v === undefined || v === null) return null;
+  const o = object(v, "dns");
+  const d: Dns = {};
+  const ns = strings(o.nameservers, "dns.nameservers");
+  if (ns?.length) d.nameservers = ns;
+  const domain = o.domain === undefined || o.domain === null ? null : string(o.domain, "dns.domain");
+  if (domain) d.domain = domain;
+  const search = strings(o.search, "dns.search");
+  if (search?.length) d.search = search;
+  const options = strings(o.options, "dns.options");
+  if (options?.length) d.options = options;
+  return Object.keys(d).length ? d : null;
+}
+
+function parseAttachments(o: Record<string, unknown>): Attachment[] | null {
+  const key = o["cni.dev/valid-attachments"] !== undefined ? "cni.dev/valid-attachments" : "cni.dev/attachments";
+  const v = o[key];
+  if (v === undefined || v === null) return null;
+  if (!Array.isArray(v)) throw new JsonError(key, "must be a list");
+  return v.map((a, i) => {
+    const e = object(a, `${key}[${i}]`, { required: ["containerID", "ifname"] });
+    return {
+      containerID: string(e.containerID, `${key}[${i}].containerID`),
+      ifname: string(e.ifname, `${key}[${i}].ifname`),
+    };
+  });
+}
+
+/** The plugin names podnet will look up in CNI_PATH: a file name, nothing that could climb out. */
+const PLUGIN_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+function parseFields(raw: Record<string, unknown>, command: Command): NetConf {
   const cniVersion = optString(raw, "cniVersion");
-  if (cniVersion === null) throw configError("cniVersion is required");
+  if (cniVersion === null) throw new JsonError("cniVersion", "is required");
   if (!CNI_VERSIONS.includes(cniVersion)) {
+    // A version-shaped value cannot hold a secret: quote it; anything else is described.
+    const shown = /^\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(cniVersion) ? ` ${cniVersion}` : "";
     throw new CniError(
       ERR.incompatibleVersion,
-      `incompatible CNI version ${shown(cniVersion)}`,
+      `incompatible CNI version${shown}`,
       `podnet supports ${CNI_VERSIONS.join(", ")}`,
     );
   }
   const name = optString(raw, "name");
-  if (name === null || !ID_RE.test(name)) throw configError(`name must be set and match ${ID_RE.source}`);
-  const type = optString(raw, "type") ?? "";
-  let mtu: number | null = null;
-  if (raw.mtu !== undefined && raw.mtu !== null) {
-    if (!Number.isInteger(raw.mtu) || (raw.mtu as number) < 68 || (raw.mtu as number) > 65535) {
-      throw configError(`mtu must be a whole number from 68 to 65535, got ${shown(raw.mtu)}`);
+  if (name === null || !ID_RE.test(name)) throw new JsonError("name", `must be set and match ${ID_RE.source}`);
+  const mtu = raw.mtu === undefined || raw.mtu === null ? null : integer(raw.mtu, "mtu", MTU_MIN, MTU_MAX);
+  let gatewayMode: GatewayMode = "static-neighbor";
+  if (raw.gatewayMode !== undefined && raw.gatewayMode !== null) {
+    string(raw.gatewayMode, "gatewayMode"); // not a string: an invalid config (7); another word: unsupported (2)
+    try {
+      gatewayMode = oneOf(raw.gatewayMode, "gatewayMode", ["static-neighbor", "proxy-arp"]);
+    } catch (e) {
+      if (!(e instanceof JsonError)) throw e;
+      throw new CniError(ERR.unsupportedField, `unsupported field gatewayMode: it ${e.reason}`);
     }
-    mtu = raw.mtu as number;
-  }
-  const gm = optString(raw, "gatewayMode") ?? "static-neighbor";
-  if (gm !== "static-neighbor" && gm !== "proxy-arp") {
-    throw new CniError(
-      ERR.unsupportedField,
-      `unsupported field gatewayMode=${shown(gm)}`,
-      `gatewayMode must be "static-neighbor" or "proxy-arp"`,
-    );
   }
   const prefix = optString(raw, "hostInterfacePrefix") ?? "pn";
-  if (!/^[a-zA-Z0-9_-]{1,7}$/.test(prefix)) {
-    throw configError(`hostInterfacePrefix must be 1-7 characters of [a-zA-Z0-9_-], got ${shown(prefix)}`);
+  if (!/^[a-zA-Z0-9_-]{1,7}$/.test(prefix) || ifnameProblem(prefix) !== null) {
+    throw new JsonError("hostInterfacePrefix", "must be 1-7 characters of [a-zA-Z0-9_-]");
   }
-  const logFile = optString(raw, "logFile");
-  if (logFile !== null && !logFile.startsWith("/")) throw configError("logFile must be an absolute path");
-  // Runtimes start plugins in a working directory of their choosing: a relative path lands anywhere.
-  const captureDir = optString(raw, "captureDir");
-  if (captureDir !== null && !captureDir.startsWith("/")) throw configError("captureDir must be an absolute path");
   const logLevel = raw.logLevel ?? "info";
-  if (!isLevel(logLevel)) throw configError(`logLevel must be debug, info, warn or error`);
-  const ipam = raw.ipam;
+  if (!isLevel(logLevel)) throw new JsonError("logLevel", "must be debug, info, warn or error");
   let ipamType = "";
   if (command !== "VERSION") {
-    if (typeof ipam !== "object" || ipam === null || Array.isArray(ipam)) throw configError("ipam is required");
-    const t = (ipam as Record<string, unknown>).type;
-    if (typeof t !== "string" || t === "" || t.includes("/") || t === "." || t === "..") {
-      throw configError("ipam.type must name a plugin in CNI_PATH");
-    }
+    if (raw.ipam === undefined || raw.ipam === null) throw new JsonError("ipam", "is required");
+    const t = object(raw.ipam, "ipam").type;
+    if (typeof t !== "string" || !PLUGIN_RE.test(t)) throw new JsonError("ipam.type", "must name a plugin in CNI_PATH");
     ipamType = t;
   }
-  const prev = raw.prevResult;
-  if (prev !== undefined && prev !== null && (typeof prev !== "object" || Array.isArray(prev))) {
-    throw configError("prevResult must be an object");
+  const warnings: string[] = [];
+  let prevResult: Record<string, unknown> | null = null, prev: Result | null = null;
+  if (raw.prevResult !== undefined && raw.prevResult !== null) {
+    try {
+      prevResult = object(raw.prevResult, "prevResult");
+      prev = parseResult(prevResult, "prevResult", ERR.invalidConfig);
+    } catch (e) {
+      // DEL must release what it can whatever prevResult holds: it does not need it.
+      if (command !== "DEL") throw e;
+      warnings.push("prevResult is not a valid CNI result; DEL goes on without it");
+      prevResult = null;
+    }
   }
   return {
     cniVersion,
     name,
-    type,
+    type: optString(raw, "type") ?? "",
     mtu,
-    gatewayMode: gm,
+    gatewayMode,
     hostInterfacePrefix: prefix,
-    captureDir,
-    logFile,
+    captureDir: absolutePath(raw, "captureDir"),
+    logFile: absolutePath(raw, "logFile"),
     logLevel,
     ipamType,
     dns: parseDns(raw.dns),
-    prevResult: (prev ?? null) as Record<string, unknown> | null,
+    prevResult,
+    prev,
     validAttachments: command === "GC" ? parseAttachments(raw) : null,
+    warnings,
     raw,
   };
 }
 
-/** Whether the host end's alias (`hostAlias`: `networkName/containerID/ifname`) fits the kernel's limit. */
+/** Validates a decoded config for `command` (code 1, 2 or 7). */
+export function parseConfig(raw: Record<string, unknown>, command: Command): NetConf {
+  try {
+    return parseFields(raw, command);
+  } catch (e) {
+    if (e instanceof JsonError) throw new CniError(ERR.invalidConfig, `invalid network configuration: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Whether the host end's alias (`networkName/containerID/ifname`) fits the kernel's limit. */
 export function checkAliasLength(alias: string): void {
   const n = new TextEncoder().encode(alias).length;
   if (n > ALIAS_MAX) {

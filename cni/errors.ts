@@ -23,6 +23,21 @@ export const ERR = {
   internal: 999,
 } as const;
 
+/** The spec's meaning of each well-known code, in words (a plugin's code is reported with it). */
+export const ERROR_MEANINGS: Readonly<Record<number, string>> = {
+  1: "incompatible CNI version",
+  2: "unsupported field in the network configuration",
+  3: "container unknown or does not exist",
+  4: "invalid necessary environment variables",
+  5: "I/O failure",
+  6: "failed to decode content",
+  7: "invalid network config",
+  11: "try again later",
+  50: "the plugin is not available",
+  51: "the plugin is not available, existing containers in the network may have limited connectivity",
+  999: "internal failure",
+};
+
 /** A failure to report to the runtime as a CNI error object. */
 export class CniError extends Error {
   override readonly name = "CniError";

@@ -10,13 +10,16 @@
  * @module
  */
 
-import { linkDel, linkList, Socket, sysctlTryRead } from "../netlink/mod.ts";
+import { parseAlias } from "../core/names.ts";
+import { linkDel, linkList, Socket } from "../netlink/mod.ts";
+import { hostIdentity, ipv6ForwardingWarning } from "./attachment.ts";
 import { removePodSnapshot } from "./capture.ts";
-import { type Attachment, versionAtLeast } from "./config.ts";
+import type { Attachment } from "./config.ts";
 import type { Ctx } from "./context.ts";
 import { CniError, ERR, ignoreNotFound } from "./errors.ts";
 import { Ipam } from "./ipam.ts";
-import { hostEnd, parseAlias } from "../core/names.ts";
+import { kernelFacts } from "./observe.ts";
+import { versionAtLeast } from "./versions.ts";
 
 function need11(cmd: string, v: string): void {
   if (!versionAtLeast(v, "1.1.0")) {
@@ -41,7 +44,8 @@ export async function cmdGc(ctx: Ctx): Promise<Attachment[]> {
       const a = parseAlias(l.alias);
       if (a === null || a.network !== conf.name || keep.has(`${a.containerId}/${a.ifname}`)) continue;
       // Only links whose name podnet would derive from the alias: a foreign alias is not a claim.
-      if (hostEnd(conf.hostInterfacePrefix, a.containerId, a.ifname).name !== l.name) continue;
+      const id = { containerId: a.containerId, ifname: a.ifname, prefix: conf.hostInterfacePrefix };
+      if (hostIdentity(id).name !== l.name) continue;
       try {
         ignoreNotFound(() => linkDel(node, l));
       } catch (e) {
@@ -50,7 +54,11 @@ export async function cmdGc(ctx: Ctx): Promise<Attachment[]> {
       }
       stale.push({ containerID: a.containerId, ifname: a.ifname });
       if (conf.captureDir !== null) {
-        removePodSnapshot(conf.captureDir, a.containerId, a.ifname);
+        try {
+          removePodSnapshot(conf.captureDir, a.containerId, a.ifname);
+        } catch (e) {
+          errors.push(`capture snapshot of ${a.containerId}/${a.ifname}: ${e instanceof Error ? e.name : "unknown"}`);
+        }
       }
     }
   }
@@ -88,14 +96,6 @@ export async function cmdStatus(ctx: Ctx): Promise<string[]> {
     throw new CniError(ERR.notAvailable, `podnet cannot talk rtnetlink: ${e instanceof Error ? e.message : String(e)}`);
   }
   if (ipam.hasGcStatus) await ipam.status();
-  const warnings: string[] = [];
-  if (
-    sysctlTryRead("net/ipv6/conf/default/force_forwarding") === null &&
-    sysctlTryRead("net/ipv6/conf/all/forwarding") === "0"
-  ) {
-    warnings.push(
-      "IPv6 pods will not be forwarded: this kernel lacks per-interface force_forwarding and net.ipv6.conf.all.forwarding is 0",
-    );
-  }
-  return warnings;
+  const w = ipv6ForwardingWarning(kernelFacts());
+  return w === null ? [] : [w];
 }

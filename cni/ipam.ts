@@ -16,7 +16,9 @@
 import { ensurePrivateDir, writeFileAtomic } from "../core/fsutil.ts";
 import { spawn, type Spawned } from "../sys/spawn.ts";
 import { CNI_VERSIONS } from "../core/constants.ts";
-import { type Attachment, type CniEnv, type NetConf, versionAtLeast, versionNumber } from "./config.ts";
+import { ERROR_MEANINGS } from "./errors.ts";
+import type { Attachment, CniEnv, NetConf } from "./config.ts";
+import { versionAtLeast, versionNumber } from "./versions.ts";
 import { CniError, ERR } from "./errors.ts";
 import { formatResult, parseResult, type Result } from "./result.ts";
 
@@ -132,10 +134,10 @@ export class Ipam {
 
   #stdin(extra: Record<string, unknown> = {}): string {
     const o: Record<string, unknown> = { ...this.#conf.raw, cniVersion: this.version, ...extra };
-    // A prevResult must be in the version the plugin speaks (it decodes it by cniVersion).
-    if (o.prevResult && typeof o.prevResult === "object") {
-      o.prevResult = formatResult(parseResult(o.prevResult, "prevResult"), this.version);
-    }
+    // A prevResult must be in the version the plugin speaks (it decodes it by cniVersion); one that
+    // did not parse (DEL goes on without it) is not passed on.
+    delete o.prevResult;
+    if (this.#conf.prev !== null) o.prevResult = formatResult(this.#conf.prev, this.version);
     return JSON.stringify(o);
   }
 
@@ -150,7 +152,7 @@ export class Ipam {
     const done = running.done.then((ran) => {
       if (ran.timedOut) throw timeoutError(this.type, command, this.#timeoutMs);
       if (ran.code === 0) return ran.stdout;
-      throw pluginError(this.type, command, ran, stdin);
+      throw pluginError(this.type, command, ran);
     });
     done.catch(() => {}); // handled by whoever awaits `done`; never an unhandled rejection meanwhile
     return { done };
@@ -187,9 +189,9 @@ export class Ipam {
     await this.startDel(att).done;
   }
 
-  /** IPAM CHECK (0.4.0+), with the given prevResult. */
-  async check(prevResult: Record<string, unknown>): Promise<void> {
-    await this.#run("CHECK", {}, this.#stdin({ prevResult }));
+  /** IPAM CHECK (0.4.0+), with the config's prevResult. */
+  async check(): Promise<void> {
+    await this.#run("CHECK", {}, this.#stdin());
   }
 
   /** IPAM GC (1.1.0+) with the attachments still in use. */
@@ -246,41 +248,33 @@ function cniEnvVars(env: CniEnv): Record<string, string> {
 }
 
 /**
- * `text` with every string value of the config sent to the plugin (8+ chars,
- * raw and JSON-escaped) cut out: a plugin that prints its input on failure
- * must not carry the config's secrets into podnet's error or log (DESIGN.md).
+ * The error for a plugin call that failed. What the plugin printed is never
+ * passed on, in any form: a plugin that repeats its input (the config, with
+ * its secrets) in a message would carry them into podnet's error and log,
+ * and no redaction catches every encoding. The plugin, the command and its
+ * CNI code (with the spec's meaning) say what failed; the operator runs the
+ * plugin by hand to read its own words.
  */
-function redact(text: string, config: string): string {
-  const values = new Set<string>();
-  const walk = (v: unknown): void => {
-    if (typeof v === "string") {
-      if (v.length >= 8) values.add(v).add(JSON.stringify(v).slice(1, -1));
-    } else if (typeof v === "object" && v !== null) {
-      for (const x of Object.values(v)) walk(x);
-    }
-  };
-  walk(JSON.parse(config));
-  let out = text;
-  for (const v of [...values].sort((a, b) => b.length - a.length)) out = out.replaceAll(v, "…");
-  return out;
-}
-
-function pluginError(type: string, command: string, ran: Ran, config: string): CniError {
-  ran = { ...ran, stdout: redact(ran.stdout, config), stderr: redact(ran.stderr, config) };
+function pluginError(type: string, command: string, ran: Ran): CniError {
+  let code: number | null = null;
   try {
-    const e = JSON.parse(ran.stdout) as { code?: unknown; msg?: unknown; details?: unknown };
-    if (typeof e.code === "number" && typeof e.msg === "string") {
-      return new CniError(
-        e.code,
-        `IPAM plugin ${type} ${command} failed: ${e.msg}`,
-        typeof e.details === "string" ? e.details : "",
-      );
-    }
+    const e = JSON.parse(ran.stdout) as { code?: unknown };
+    if (typeof e.code === "number" && Number.isInteger(e.code) && e.code > 0) code = e.code;
   } catch {
-    // not a CNI error object; fall through
+    // not a CNI error object
   }
-  const tail = ran.stderr.trim().split("\n").slice(-3).join(" | ").slice(0, 500);
-  return new CniError(ERR.internal, `IPAM plugin ${type} ${command} exited with status ${ran.code}`, tail);
+  if (code === null) {
+    return new CniError(
+      ERR.internal,
+      `IPAM plugin ${type} ${command} exited with status ${ran.code} without a CNI error`,
+    );
+  }
+  const meaning = ERROR_MEANINGS[code] ?? "plugin-specific";
+  return new CniError(
+    code,
+    `IPAM plugin ${type} ${command} failed with CNI error code ${code} (${meaning})`,
+    "the plugin's own message is not repeated (it may echo the configuration); run the plugin by hand to read it",
+  );
 }
 
 /** A started plugin call; `done` settles when it has exited. */

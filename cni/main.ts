@@ -9,7 +9,9 @@
 
 import type { Io } from "../core/io.ts";
 import { bundled, load } from "../sys/load.ts";
-import { fileLogger, Logger } from "../core/log.ts";
+import { Logger } from "../core/log.ts";
+import { fileLogger, logFileProblem } from "../sys/files.ts";
+import { AttachmentLock, DEFAULT_LOCK_TIMEOUT_MS, LockTimeout } from "../sys/lock.ts";
 import { CNI_VERSIONS } from "../core/constants.ts";
 import { type CniEnv, decodeConfig, type NetConf, parseConfig, parseEnv } from "./config.ts";
 import { type Ctx, DEFAULT_STATE_DIR } from "./context.ts";
@@ -59,6 +61,7 @@ export async function cniCommand(args: string[], io: Io): Promise<number> {
   let conf: NetConf | null = null;
   let opLog: Logger | null = null;
   let warn = stderrLogger(io);
+  let lock: AttachmentLock | null = null;
   try {
     env = parseEnv(io.env);
     let bytes: Uint8Array;
@@ -72,8 +75,19 @@ export async function cniCommand(args: string[], io: Io): Promise<number> {
     if (typeof raw.cniVersion === "string" && CNI_VERSIONS.includes(raw.cniVersion)) cniVersion = raw.cniVersion;
     conf = parseConfig(raw, env.command);
     if (conf.logFile !== null) {
-      opLog = fileLogger(conf.logFile, conf.logLevel, { component: "podnet-cni" });
-      warn = opLog;
+      const why = logFileProblem(conf.logFile);
+      // DEL must release what it can whatever the config says; the others refuse a bad log file.
+      if (why !== null && env.command !== "DEL") {
+        throw new CniError(ERR.invalidConfig, `invalid network configuration: logFile ${why}`);
+      }
+      if (why === null) {
+        opLog = fileLogger(conf.logFile, conf.logLevel, { component: "podnet-cni" });
+        warn = opLog;
+      } else warn.warn(`logFile ${why}; not logging to it`);
+    }
+    const stateDir = io.env("PODNET_STATE_DIR") || DEFAULT_STATE_DIR;
+    if (env.command === "ADD" || env.command === "DEL" || env.command === "CHECK") {
+      lock = lockAttachment(stateDir, env, io.env("PODNET_LOCK_TIMEOUT_MS"), warn);
     }
     const seam = seams(io.env);
     // A whole number of milliseconds; anything else keeps ipam.ts's default.
@@ -81,7 +95,7 @@ export async function cniCommand(args: string[], io: Io): Promise<number> {
     const ctx: Ctx = {
       env,
       conf,
-      stateDir: io.env("PODNET_STATE_DIR") || DEFAULT_STATE_DIR,
+      stateDir,
       ...(ipamTimeout > 0 ? { ipamTimeoutMs: ipamTimeout } : {}),
       log: warn,
       // At debug level every ADD step logs when it finished: where an ADD spends its time.
@@ -132,6 +146,8 @@ export async function cniCommand(args: string[], io: Io): Promise<number> {
         break;
       }
     }
+    // The attachment is gone: so is its lock file (a waiter notices and locks afresh: sys/lock.ts).
+    if (env.command === "DEL") lock?.releaseAndRemove();
     opLog?.info(`cni ${env.command}`, { ...opFields(env, conf, started), outcome: "ok", ...extra });
     return 0;
   } catch (e) {
@@ -144,6 +160,58 @@ export async function cniCommand(args: string[], io: Io): Promise<number> {
     const fields = { ...opFields(env, conf, started), outcome: "error", code: err.code, error: err.message };
     (opLog ?? warn).error(`cni ${env?.command ?? io.env("CNI_COMMAND") ?? "?"}`, fields);
     return 1;
+  } finally {
+    lock?.release();
+  }
+}
+
+/** Fields of podnet's config that are logged by name; others are only counted (a key is input too). */
+const KNOWN_FIELDS = new Set([
+  "cniVersion",
+  "name",
+  "type",
+  "mtu",
+  "gatewayMode",
+  "hostInterfacePrefix",
+  "captureDir",
+  "logFile",
+  "logLevel",
+  "ipam",
+  "dns",
+  "prevResult",
+  "capabilities",
+  "runtimeConfig",
+  "args",
+  "cni.dev/valid-attachments",
+  "cni.dev/attachments",
+]);
+
+/**
+ * Takes the attachment's lock (sys/lock.ts) for ADD, DEL and CHECK: a second
+ * call for the same containerID/ifname waits, then fails with code 11. Where
+ * no lock can be had at all (a read-only state dir), DEL goes on without one
+ * (it must release what it can) and the others fail with code 5.
+ */
+function lockAttachment(
+  stateDir: string,
+  env: CniEnv,
+  timeoutEnv: string | undefined,
+  log: Logger,
+): AttachmentLock | null {
+  const ms = Number(timeoutEnv ?? "") | 0;
+  try {
+    return AttachmentLock.acquire(
+      `${stateDir}/locks`,
+      `${env.containerId}/${env.ifname}`,
+      ms > 0 ? ms : DEFAULT_LOCK_TIMEOUT_MS,
+    );
+  } catch (e) {
+    if (e instanceof LockTimeout) throw new CniError(ERR.tryAgainLater, e.message);
+    if (env.command === "DEL") {
+      log.warn("DEL runs without the attachment lock", { error: e instanceof Error ? e.message : String(e) });
+      return null;
+    }
+    throw new CniError(ERR.io, `cannot lock the attachment: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
 
@@ -157,8 +225,9 @@ function opFields(
     containerID: env?.containerId ?? "",
     ifname: env?.ifname ?? "",
     network: conf?.name ?? "",
-    // The config's field names only: its values can hold secrets (DESIGN.md).
-    configFields: conf ? Object.keys(conf.raw).sort() : [],
+    // podnet's own field names only: values can hold secrets, and so can unknown keys.
+    configFields: conf ? Object.keys(conf.raw).filter((k) => KNOWN_FIELDS.has(k)).sort() : [],
+    otherFields: conf ? Object.keys(conf.raw).filter((k) => !KNOWN_FIELDS.has(k)).length : 0,
     durationMs: Math.round((performance.now() - started) * 100) / 100,
     // Which code ran: the bundle (scripts/bundle.ts) or the sources (no bundle, or an outdated one).
     runFrom: bundled() ? "dist/cni.js" : "source",

@@ -7,9 +7,16 @@
  */
 
 import { canonicalCidr, canonicalIp, parseCidr } from "../core/ip.ts";
-import type { Dns } from "./config.ts";
-import { versionAtLeast } from "./config.ts";
+import { versionAtLeast } from "./versions.ts";
 import { CniError, ERR } from "./errors.ts";
+
+/** DNS settings as in a CNI result. */
+export interface Dns {
+  nameservers?: string[];
+  domain?: string;
+  search?: string[];
+  options?: string[];
+}
 
 /** `interfaces[]` entry. */
 export interface ResultInterface {
@@ -43,16 +50,19 @@ export interface Result {
   dns: Dns;
 }
 
-function bad(what: string, msg: string): CniError {
-  return new CniError(ERR.internal, `${what} is not a valid CNI result: ${msg}`);
+function badResult(what: string, msg: string, code: number): CniError {
+  return new CniError(code, `${what} is not a valid CNI result: ${msg}`);
 }
 
 /**
  * Normalises a result object of version 0.3.0 or later (`ips[].version` is
  * dropped; the family follows from the address). `what` names the source in
- * errors (`IPAM plugin host-local`, `prevResult`).
+ * errors (`IPAM plugin host-local's result`, `prevResult`), which name the
+ * field and never quote its value; `code` is theirs (7 for a config's
+ * prevResult, 999 for a plugin's answer).
  */
-export function parseResult(v: unknown, what: string): Result {
+export function parseResult(v: unknown, what: string, code: number = ERR.internal): Result {
+  const bad = (w: string, msg: string): CniError => badResult(w, msg, code);
   if (typeof v !== "object" || v === null || Array.isArray(v)) throw bad(what, "not an object");
   const o = v as Record<string, unknown>;
   const list = (k: string): Record<string, unknown>[] => {

@@ -27,6 +27,23 @@ export class Rollback {
     return this.#steps.length;
   }
 
+  /**
+   * Runs all undos newest first, synchronously (for callers whose undos are
+   * all synchronous, such as `podnet attach`); returns the ones that failed.
+   */
+  runSync(): string[] {
+    const failed: string[] = [];
+    for (let s = this.#steps.pop(); s !== undefined; s = this.#steps.pop()) {
+      try {
+        const r = s.fn();
+        if (r instanceof Promise) failed.push(`${s.what}: asynchronous undo in a synchronous rollback`);
+      } catch (e) {
+        failed.push(`${s.what}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    return failed;
+  }
+
   /** Runs all undos newest first; returns the ones that failed, with their error text. */
   async run(): Promise<string[]> {
     const failed: string[] = [];

@@ -1,7 +1,8 @@
 /**
- * The one logger: structured JSON lines with levels, appended to a file that
- * only root can read (0600, directory 0700) because lines name containers.
- * A logger never throws: failing to log must not fail the operation it logs.
+ * The one logger: structured JSON lines with levels, written to a sink (the
+ * file sink, sys/files.ts `fileLogger`, appends to a file that only root can
+ * read, 0600 in a 0700 directory, because lines name containers). A logger
+ * never throws: failing to log must not fail the operation it logs.
  *
  * @module
  */
@@ -69,34 +70,4 @@ export class Logger {
   with(fields: Fields): Logger {
     return new Logger(this.#sink, LEVELS[this.#min] ?? "info", { ...this.#base, ...fields });
   }
-}
-
-/**
- * A sink appending to `path`. The file is created 0600 and its directory 0700
- * when missing; each line is one `write(2)` in append mode, so concurrent
- * plugin processes do not interleave within a line.
- */
-export function fileSink(path: string): Sink {
-  const enc = new TextEncoder();
-  return (line) => {
-    const dir = path.slice(0, path.lastIndexOf("/"));
-    let f: Deno.FsFile;
-    try {
-      f = Deno.openSync(path, { append: true, create: true, mode: 0o600 });
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound) || dir === "") throw e;
-      Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
-      f = Deno.openSync(path, { append: true, create: true, mode: 0o600 });
-    }
-    try {
-      f.writeSync(enc.encode(line));
-    } finally {
-      f.close();
-    }
-  };
-}
-
-/** A logger to `path` at `level`, or one that drops everything when `path` is empty. */
-export function fileLogger(path: string | undefined | null, level: Level = "info", base: Fields = {}): Logger {
-  return path ? new Logger(fileSink(path), level, base) : new Logger(() => {}, "error", base);
 }

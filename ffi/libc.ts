@@ -118,6 +118,7 @@ export const O_DIRECTORY = 0o200000;
 export const O_NOFOLLOW = 0o400000;
 export const O_CLOEXEC = 0o2000000;
 export const ELOOP = 40;
+export const ENOENT = 2;
 export const CLONE_NEWNET = 0x40000000;
 export const AF_INET = 2;
 export const AF_INET6 = 10;

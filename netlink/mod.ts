@@ -18,3 +18,4 @@ export * from "./route.ts";
 export * from "./neigh.ts";
 export * from "./sysctl.ts";
 export * from "./probe.ts";
+export * from "./handle.ts";

@@ -1,35 +1,31 @@
 /**
  * `podnet status`: the attachments on this node, read from kernel state alone
  * (no podnet state files): host ends are veths whose alias has podnet's form
- * `networkName/containerID/ifname`. For each it checks the host side (up,
- * forwarding, /32 and /128 host routes, gateway mode) and, when the pod netns
- * can be found, the pod side (interface name, addresses, the pinned gateway
- * neighbors against the host-end MAC). Anything that disagrees is drift, and
- * drift makes the command exit 1, so it doubles as a node health probe.
+ * `networkName/containerID/ifname`. Each is planned and compared with the
+ * kernel by the attachment model's rules (cni/attachment.ts, the same as CNI
+ * CHECK's): both ends, sysctls, host routes, addresses, routes and the pinned
+ * gateways. A pod end taken by a gVisor sandbox is `sandboxed`, not drift.
+ * Drift makes the command exit 1, so it doubles as a node health probe (the
+ * DaemonSet's readiness probe).
  *
  * @module
  */
 
+import { DEFAULT_PREFIX, GATEWAYS } from "../core/constants.ts";
+import { formatIp, parseCidr } from "../core/ip.ts";
 import { parseAlias } from "../core/names.ts";
 import { int, parseFlags, str } from "../core/cli.ts";
 import type { Io } from "../core/io.ts";
+import { type Link, linkList, Netns, netnsId, nsidOf, type Route, routeList } from "../netlink/mod.ts";
 import {
-  type Addr,
-  addrList,
-  canonicalIp,
-  ifSysctlKey,
-  isVethPeer,
-  type Link,
-  linkList,
-  type Neigh,
-  neighList,
-  netnsId,
-  nsidOf,
-  type Route,
-  routeList,
-  Socket,
-  sysctlTryRead,
-} from "../netlink/mod.ts";
+  type AttachmentState,
+  diff,
+  type GatewayMode,
+  type KernelFacts,
+  type Observed,
+  plan,
+} from "../cni/attachment.ts";
+import { kernelFacts, observe } from "../cni/observe.ts";
 
 export const STATUS_HELP = `usage: podnet status [--json] [--prefix P] [--watch SECONDS [--rounds N]]
 
@@ -38,7 +34,10 @@ state alone: host ends are the veths whose alias is networkName/containerID/ifna
 For each: container ID, pod interface, host interface, pod addresses (the /32 and
 /128 host routes through the host end), gateway mode (proxy_arp on the host end →
 proxy-arp, else static-neighbor), whether the pod's pinned gateway neighbors
-(169.254.1.1, fe80::1) still carry the host-end MAC, and drift.
+(169.254.1.1, fe80::1) still carry the host-end MAC, and its state: ok; sandboxed
+(a gVisor sandbox holds the pod end and owns its addresses and routes: not drift);
+drift (every difference from what ADD builds is named, by the rules CNI CHECK uses);
+unknown (the pod netns could not be reached).
 The pod netns is the one whose netns id (RTM_GETNSID) equals the host end's
 IFLA_LINK_NETNSID, searched among /run/netns/* and /proc/*/ns/net; when it cannot
 be found, the pod side is reported as "unknown" rather than guessed.
@@ -52,9 +51,6 @@ be found, the pod side is reported as "unknown" rather than guessed.
 
 Exit status: 0 no drift, 1 drift (or a failure), 2 usage error.
 `;
-
-/** Gateways podnet pins in every pod (DESIGN.md, "CNI plugin contract"). */
-export const GATEWAYS = { 4: "169.254.1.1", 6: "fe80::1" } as const;
 
 /** One pinned gateway neighbor as found in the pod. */
 export interface PinState {
@@ -72,11 +68,17 @@ export interface Attachment {
   hostInterface: string;
   hostMac: string;
   podAddresses: string[];
-  gatewayMode: "proxy-arp" | "static-neighbor";
+  gatewayMode: GatewayMode;
   /** Path of the pod netns found through the veth peer, or null when it could not be reached. */
   podNetns: string | null;
-  /** match / mismatch / missing; "n/a" in proxy-arp mode; "unknown" when the pod netns was not reached. */
-  pins: "match" | "mismatch" | "missing" | "n/a" | "unknown";
+  /**
+   * ok; sandboxed (the pod end was taken by a gVisor sandbox, which owns its
+   * addresses and routes now: not drift); drift; unknown (the pod side could
+   * not be reached).
+   */
+  state: AttachmentState | "unknown";
+  /** match / mismatch / missing; "n/a" in proxy-arp mode; "sandboxed"; "unknown" when the pod netns was not reached. */
+  pins: "match" | "mismatch" | "missing" | "n/a" | "sandboxed" | "unknown";
   pinned: PinState[];
   drift: string[];
   warnings: string[];
@@ -121,23 +123,6 @@ function candidates(self: string): Candidate[] {
   return out;
 }
 
-/** What status needs from one candidate netns. */
-interface PodSide {
-  path: string;
-  links: Link[];
-  addrs: Addr[];
-  neighs: Neigh[];
-}
-
-function readPodSide(path: string): PodSide | null {
-  try {
-    using s = Socket.open(path);
-    return { path, links: linkList(s), addrs: addrList(s), neighs: neighList(s) };
-  } catch {
-    return null; // gone meanwhile, or not enterable
-  }
-}
-
 /** Candidate namespaces by the nsid this netns gave them (only those with one). */
 function byNsid(self: string): Map<number, string> {
   const out = new Map<number, string>();
@@ -151,16 +136,17 @@ function byNsid(self: string): Map<number, string> {
 }
 
 function hostOnly(cidr: string): string | null {
-  const [ip, len] = cidr.split("/");
-  return ip !== undefined && (len === "32" || len === "128") ? canonicalIp(ip) : null;
+  const c = parseCidr(cidr);
+  return c !== null && c.prefix === (c.family === 4 ? 32 : 128) ? formatIp(c.bytes) : null;
 }
 
 /** Reads the kernel state of the current netns and builds the report. */
-export function collectStatus(prefix = "pn"): StatusReport {
+export function collectStatus(prefix = DEFAULT_PREFIX): StatusReport {
   const self = netnsId("/proc/thread-self/ns/net");
-  using sock = Socket.open();
-  const links = linkList(sock);
-  const all: Route[] = routeList(sock);
+  using node = Netns.here();
+  const links = linkList(node.sock);
+  const all: Route[] = routeList(node.sock);
+  const facts = kernelFacts();
   const ends = links.filter((l) => l.kind === "veth" && parseAlias(l.alias) !== null);
   const unlabelled = links.filter((l) =>
     l.kind === "veth" && parseAlias(l.alias) === null && l.name.startsWith(prefix) &&
@@ -168,95 +154,85 @@ export function collectStatus(prefix = "pn"): StatusReport {
   ).map((l) => l.name);
   let nsids: Map<number, string> | null = null; // built lazily: only when there is something to match
   const attachments = ends.map((end) => {
-    let pod: PodSide | null = null;
+    let podPath: string | null = null;
     if (end.linkNetnsId !== null) {
       nsids ??= byNsid(self);
-      const path = nsids.get(end.linkNetnsId);
-      if (path !== undefined) pod = readPodSide(path);
+      podPath = nsids.get(end.linkNetnsId) ?? null;
     }
-    return inspect(end, all, pod);
+    return inspect(end, all, node, podPath, facts);
   });
-  const drift = attachments.filter((a) => a.drift.length > 0).length + unlabelled.length;
+  const drift = attachments.filter((a) => a.state === "drift").length + unlabelled.length;
   return { schema: "podnet.status/v1", netns: self, attachments, unlabelled, drift };
 }
 
-function inspect(end: Link, routes: Route[], pod: PodSide | null): Attachment {
+/**
+ * One attachment, judged by the model's rules (cni/attachment.ts `diff`, the
+ * same as CHECK's). What status cannot know from the kernel it infers, and
+ * only that: the pod's addresses are the /32 and /128 host routes through the
+ * host end; the gateway mode is proxy-arp when the host end has proxy_arp on.
+ */
+function inspect(end: Link, routes: Route[], node: Netns, podPath: string | null, facts: KernelFacts): Attachment {
   const id = parseAlias(end.alias)!;
-  const drift: string[] = [];
   const warnings: string[] = [];
   const podAddresses = routes
-    .filter((r) => r.type === "unicast" && r.nexthops.some((h) => h.ifindex === end.index) && r.gateway === null)
+    .filter((r) => r.type === "unicast" && r.gateway === null && r.nexthops.some((h) => h.ifindex === end.index))
     .map((r) => hostOnly(r.dst))
     .filter((a): a is string => a !== null);
-  const proxyArp = sysctlTryRead(ifSysctlKey(4, end.name, "proxy_arp")) === "1";
-  const gatewayMode = proxyArp ? "proxy-arp" : "static-neighbor";
-  if (!end.up) drift.push(`host end ${end.name} is down`);
-  if (podAddresses.length === 0) drift.push(`no /32 or /128 host route through ${end.name}`);
-  const fams = new Set(podAddresses.map((a) => (a.includes(":") ? 6 : 4)));
-  if (fams.has(4) && sysctlTryRead(ifSysctlKey(4, end.name, "forwarding")) !== "1") {
-    drift.push(`net.ipv4.conf.${end.name}.forwarding is not 1`);
-  }
-  if (fams.has(6)) {
-    const force = sysctlTryRead(ifSysctlKey(6, end.name, "force_forwarding"));
-    const allFwd = sysctlTryRead("net/ipv6/conf/all/forwarding");
-    if (force !== "1" && allFwd !== "1") {
-      warnings.push(
-        `IPv6 is not forwarded: net.ipv6.conf.all.forwarding=0 and ${
-          force === null ? "this kernel has no force_forwarding" : `${end.name}.force_forwarding=${force}`
-        }`,
-      );
-    }
-  }
-
-  // The pod end: the link IFLA_LINK names, in the netns IFLA_LINK_NETNSID names, pointing back at us.
-  const peer = pod?.links.find((l) => isVethPeer(end, l));
-  let pins: Attachment["pins"] = "unknown";
-  const pinned: PinState[] = [];
-  let podNetns: string | null = null;
-  if (end.linkNetnsId === null) drift.push(`host end ${end.name} has no peer in another netns`);
-  else if (pod === null || peer === undefined) {
-    warnings.push(
-      pod === null
-        ? `pod netns (nsid ${end.linkNetnsId}) not reachable from here (not under /run/netns nor held by a visible process): pod side unknown`
-        : `no veth peer at index ${end.parentIndex} in ${pod.path}: pod side unknown`,
-    );
-  } else {
-    podNetns = pod.path;
-    if (peer.name !== id.ifname) drift.push(`pod interface is ${peer.name}, the alias says ${id.ifname}`);
-    if (!peer.up) drift.push(`pod interface ${peer.name} is down`);
-    const podAddrs = new Set(
-      pod.addrs.filter((a) => a.ifindex === peer.index).map((a) => hostOnly(a.cidr)).filter((a) => a !== null),
-    );
-    for (const a of podAddresses) {
-      if (!podAddrs.has(a)) drift.push(`host route to ${a} but the pod has no such address`);
-    }
-    for (const a of podAddrs) if (!podAddresses.includes(a)) drift.push(`pod address ${a} has no host route`);
-    if (gatewayMode === "proxy-arp") pins = "n/a";
-    else {
-      for (const fam of [4, 6] as const) {
-        if (!fams.has(fam)) continue;
-        const ip = GATEWAYS[fam];
-        const n = pod.neighs.find((x) => x.ifindex === peer.index && x.ip === ip);
-        const state: PinState = {
-          ip,
-          mac: n?.mac ?? null,
-          permanent: n?.permanent ?? false,
-          matches: n !== undefined && n.permanent && n.mac === end.mac,
-        };
-        pinned.push(state);
-        if (n === undefined) drift.push(`pin ${ip} is missing in the pod`);
-        else if (!n.permanent) drift.push(`neighbor ${ip} in the pod is ${n.state.join(",")}, not permanent`);
-        else if (n.mac !== end.mac) drift.push(`pin ${ip} → ${n.mac} does not match host-end MAC ${end.mac}`);
+  const gatewayMode: GatewayMode = node.sysctlTryRead(`net/ipv4/conf/${end.name}/proxy_arp`) === "1"
+    ? "proxy-arp"
+    : "static-neighbor";
+  const p = plan({
+    network: id.network,
+    containerId: id.containerId,
+    ifname: id.ifname,
+    hostIfname: end.name,
+    mtu: null,
+    gatewayMode,
+    addresses: podAddresses,
+  }, facts);
+  warnings.push(...p.warnings);
+  let pod: Netns | null = null;
+  let observed: Observed;
+  try {
+    if (podPath !== null) {
+      try {
+        pod = Netns.at(podPath);
+        void pod.sock;
+      } catch {
+        pod = null; // gone meanwhile, or not enterable
       }
-      pins = pinned.length === 0
-        ? "missing"
-        : pinned.every((p) => p.matches)
-        ? "match"
-        : pinned.some((p) => p.mac === null)
-        ? "missing"
-        : "mismatch";
     }
+    observed = pod === null
+      ? { ...observe(p, node, null), podUnknown: end.linkNetnsId !== null }
+      : observe(p, node, pod);
+  } finally {
+    pod?.close();
   }
+  const d = diff(p, observed);
+  if (podAddresses.length === 0) d.drift.push(`no /32 or /128 host route through ${end.name}`);
+  if (end.linkNetnsId === null) d.drift.push(`host end ${end.name} has no peer in another netns`);
+  else if (observed.podUnknown) {
+    warnings.push(
+      `pod netns (nsid ${end.linkNetnsId}) not reachable from here (not under /run/netns nor held by a visible process): pod side unknown`,
+    );
+  }
+  const state = d.drift.length > 0 ? "drift" : observed.podUnknown ? "unknown" : d.state;
+  const pinned: PinState[] = observed.pod === null || observed.sandboxed ? [] : p.families.map((f) => {
+    const ip = GATEWAYS[f];
+    const n = observed.pod!.neighbors.find((x) => x.ip === ip);
+    return { ip, mac: n?.mac ?? null, permanent: n?.permanent ?? false, matches: !!n?.permanent && n.mac === end.mac };
+  });
+  const pins: Attachment["pins"] = observed.podUnknown || observed.pod === null
+    ? "unknown"
+    : observed.sandboxed
+    ? "sandboxed"
+    : gatewayMode === "proxy-arp"
+    ? "n/a"
+    : pinned.length === 0 || pinned.some((x) => x.mac === null)
+    ? "missing"
+    : pinned.every((x) => x.matches)
+    ? "match"
+    : "mismatch";
   return {
     network: id.network,
     containerId: id.containerId,
@@ -265,10 +241,11 @@ function inspect(end: Link, routes: Route[], pod: PodSide | null): Attachment {
     hostMac: end.mac,
     podAddresses,
     gatewayMode,
-    podNetns,
+    podNetns: observed.pod !== null ? podPath : null,
+    state,
     pins,
-    pinned,
-    drift,
+    pinned: gatewayMode === "proxy-arp" ? [] : pinned,
+    drift: d.drift,
     warnings,
   };
 }
@@ -285,7 +262,7 @@ export function formatStatus(r: StatusReport): string {
       a.podAddresses.join(",") || "-",
       a.gatewayMode,
       a.pins,
-      a.drift.length ? "drift" : "ok",
+      a.state,
     ]);
   }
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));

@@ -14,6 +14,7 @@ import {
   cstr,
   EINTR,
   ELOOP,
+  ENOENT,
   errno,
   libc,
   O_APPEND,
@@ -31,6 +32,7 @@ import {
   STAT_ST_SIZE,
   strerror,
 } from "../ffi/libc.ts";
+import { type Fields, type Level, Logger, type Sink } from "../core/log.ts";
 import { LIMITS, parseSnapshot, type Snapshot, SnapshotError } from "../core/snapshot.ts";
 
 /** A path that is not the kind of file podnet wants there, or cannot be opened; the message names the path. */
@@ -137,4 +139,47 @@ export function readSnapshot(path: string): Snapshot {
     if (e instanceof PathError) throw new SnapshotError(e.message);
     throw e;
   }
+}
+
+/**
+ * A sink appending each line to the regular file at `path` in one write(2)
+ * (concurrent plugin processes do not interleave within a line), the file
+ * created 0600 and its directory 0700 when missing. A symlink, FIFO or
+ * directory at `path` is refused (the logger drops the line).
+ */
+export function fileSink(path: string): Sink {
+  const enc = new TextEncoder();
+  return (line) => {
+    try {
+      appendRegularFile(path, enc.encode(line));
+    } catch (e) {
+      const dir = path.slice(0, path.lastIndexOf("/"));
+      if (!(e instanceof PathError && e.errno === ENOENT) || dir === "") throw e;
+      Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      appendRegularFile(path, enc.encode(line));
+    }
+  };
+}
+
+/** A logger to `path` at `level`, or one that drops everything when `path` is empty. */
+export function fileLogger(path: string | undefined | null, level: Level = "info", base: Fields = {}): Logger {
+  return path ? new Logger(fileSink(path), level, base) : new Logger(() => {}, "error", base);
+}
+
+/**
+ * Why `path` cannot be a log file, in words, or null: it exists and is not a
+ * regular file (a symlink is not followed, a FIFO would block). A missing
+ * file is fine (it is created). Checked up front so that a config naming a
+ * bad log file fails clearly instead of logging nowhere.
+ */
+export function logFileProblem(path: string): string | null {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.lstatSync(path);
+  } catch (e) {
+    return e instanceof Deno.errors.NotFound ? null : "cannot be inspected";
+  }
+  if (st.isSymlink) return "is a symbolic link";
+  if (!st.isFile) return "exists and is not a regular file";
+  return null;
 }

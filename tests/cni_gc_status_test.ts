@@ -125,5 +125,11 @@ Deno.test("GC and STATUS go to an IPAM plugin that speaks 1.1.0 (one IPAM GC, no
   assert.equal(gcIn.cniVersion, "1.1.0");
 
   const st = await cni(node, { command: "STATUS", path, env: { CNI_CONTAINERID: null, CNI_IFNAME: null } }, conf);
-  assertCniError(st, 50, /IPAM plugin fake-ipam STATUS failed: pool exhausted/);
+  // The plugin's code is passed on with the spec's meaning; its own words are not (they may echo the config).
+  assertCniError(
+    st,
+    50,
+    /^IPAM plugin fake-ipam STATUS failed with CNI error code 50 \(the plugin is not available\)$/,
+  );
+  assert.ok(!st.stdout.includes("pool exhausted"));
 });

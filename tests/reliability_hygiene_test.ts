@@ -145,13 +145,18 @@ Deno.test("files podnet creates are 0600 in 0700 directories, even under umask 0
   const cap = captureDirOf(node);
   const capFiles = [...Deno.readDirSync(cap)].map((e) => `${cap}/${e.name}`);
   assert.equal(capFiles.length, 1, "one capture file");
-  const cacheFiles = [...Deno.readDirSync(node.stateDir)].map((e) => `${node.stateDir}/${e.name}`);
+  const cacheFiles = [...Deno.readDirSync(node.stateDir)].filter((e) => e.isFile).map((e) =>
+    `${node.stateDir}/${e.name}`
+  );
   assert.ok(cacheFiles.length > 0, "the IPAM version cache was written");
+  const locks = `${node.stateDir}/locks`;
+  const lockFiles = [...Deno.readDirSync(locks)].map((e) => `${locks}/${e.name}`);
+  assert.equal(lockFiles.length, 1, "the attachment's lock file (kept while the attachment exists)");
   // `podnet capture --out` from the pod, as the hook's capture would.
   const snap = `${base}/snap.json`;
   run("/bin/sh", ["-c", `umask 000; exec ${PODNET} capture --netns ${w.path(pod)} --out ${snap}`]);
-  const files = [logFile, ...capFiles, ...cacheFiles, snap];
-  const dirs = [`${base}/new`, `${base}/new/log`, cap, node.stateDir];
+  const files = [logFile, ...capFiles, ...cacheFiles, ...lockFiles, snap];
+  const dirs = [`${base}/new`, `${base}/new/log`, cap, node.stateDir, locks];
   assert.deepEqual(files.map((f) => `${f} ${mode(f)}`), files.map((f) => `${f} 0600`));
   assert.deepEqual(dirs.map((d) => `${d} ${mode(d)}`), dirs.map((d) => `${d} 0700`));
   const d = await cniUmask0(
@@ -186,7 +191,7 @@ Deno.test("a config's secret values never appear on stdout, stderr or in the log
   const cases: { what: string; env?: Record<string, string>; stdin: string; path?: string; ok: boolean }[] = [
     { what: "ADD", stdin: JSON.stringify(good), ok: true },
     { what: "CHECK", env: { CNI_COMMAND: "CHECK" }, stdin: JSON.stringify(good), ok: false },
-    { what: "ADD again (exists)", stdin: JSON.stringify(good), ok: true },
+    { what: "ADD again (exists)", stdin: JSON.stringify(good), ok: false },
     { what: "DEL", env: { CNI_COMMAND: "DEL" }, stdin: JSON.stringify(good), ok: true },
     {
       what: "injected failure",

@@ -111,7 +111,7 @@ Deno.test("an IPAM plugin that is missing, exhausted or hanging fails ADD clearl
     {
       type: "host-local",
       code: 999,
-      msg: /no IP addresses available/,
+      msg: /^IPAM plugin host-local ADD failed with CNI error code 999 \(internal failure\)$/,
       ipam: {
         type: "host-local",
         dataDir: node.dataDir,
