@@ -1,7 +1,7 @@
 /**
  * The one command registry: every subcommand, the module that runs it and
  * the modules it loads on demand. main.ts dispatches from it, scripts/compile.ts
- * tells `deno compile` about `ON_DEMAND`, and cni/entry.ts (the bundle) is
+ * tells `deno compile` about `ON_DEMAND`, and bundle_entry.ts (the bundle) is
  * checked against the CNI role's modules. Adding a command is one entry here.
  *
  * Nothing here is imported eagerly but sys/load.ts: `typeof import(...)` is

@@ -15,7 +15,7 @@
 
 import { type Family, formatCidr, networkOf } from "./ip.ts";
 import { array, cidr, decodeJson, integer, ip, JsonError, mac, object, oneOf, string } from "./json.ts";
-import { ifnameProblem } from "../core/names.ts";
+import { ifnameProblem } from "./names.ts";
 import { writeFileAtomic } from "./fsutil.ts";
 import { now } from "./time.ts";
 import { MTU_MIN } from "./constants.ts";

@@ -26,7 +26,7 @@ function rejects(mutate: (s: Record<string, unknown> & Snapshot) => void, patter
   assert.throws(() => validateSnapshot(s), (e: unknown) => e instanceof SnapshotError && pattern.test(e.message));
 }
 
-Deno.test("the DESIGN.md example validates and comes back unchanged", () => {
+Deno.test("the README example snapshot validates and comes back unchanged", () => {
   assert.deepEqual(validateSnapshot(good()), good());
 });
 

@@ -8,7 +8,7 @@
 
 import { CNI_VERSIONS, VERSION } from "../core/constants.ts";
 import type { Io } from "../core/io.ts";
-import { libnlVersion } from "../ffi/libnl.ts";
+import { libnlVersion } from "../netlink/info.ts";
 
 /** Facts printed by `podnet --version` and `podnet version --json`. */
 export interface VersionInfo {

@@ -1,8 +1,8 @@
 /**
- * Builds `dist/cni.js`, the CNI role (cni/entry.ts) as one JavaScript file,
+ * Builds `dist/cni.js`, the CNI role (bundle_entry.ts) as one JavaScript file,
  * with `deno bundle`, and `dist/cni.json`, the list of sources it was built
  * from (path, size, mtime) that the bundle checks before it runs. The
- * launcher runs the bundle for CNI calls when it exists; see cni/entry.ts.
+ * launcher runs the bundle for CNI calls when it exists; see bundle_entry.ts.
  *
  * `deno bundle` uses esbuild, which Deno fetches from the npm registry into
  * DENO_DIR the first time.
@@ -17,16 +17,16 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseFlags } from "../core/cli.ts";
 import { writeFileAtomic } from "../core/fsutil.ts";
-import { type BundleManifest, staleBundle } from "../cni/entry.ts";
+import { type BundleManifest, staleBundle } from "../bundle_entry.ts";
 import { fileStamp } from "../sys/stamp.ts";
 import { stripAnsi } from "./compile.ts";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
-const ENTRY = join(ROOT, "cni/entry.ts");
+const ENTRY = join(ROOT, "bundle_entry.ts");
 
 const HELP = `usage: scripts/bundle.ts [--check]
 
-Bundles cni/entry.ts into dist/cni.js with deno bundle, and writes dist/cni.json, the sources it
+Bundles bundle_entry.ts into dist/cni.js with deno bundle, and writes dist/cni.json, the sources it
 was built from. The launcher runs the bundle for CNI calls; a bundle whose sources have changed
 since runs main.ts from source instead and says so on stderr.
   --check  only say whether dist/cni.js is up to date (exit 1 when not)

@@ -6,7 +6,7 @@
  * specifier computed at run time is loaded only when that code runs. The
  * types stay checked (`typeof import(...)` is type-only). Which modules are
  * loaded this way is declared once, in commands.ts (`ON_DEMAND`), from which
- * `deno compile` (scripts/compile.ts) and the bundle (cni/entry.ts) learn it.
+ * `deno compile` (scripts/compile.ts) and the bundle (bundle_entry.ts) learn it.
  *
  * @module
  */
@@ -17,7 +17,7 @@ const ROOT = new URL("../", import.meta.url);
 let provided: Map<string, unknown> | null = null;
 
 /**
- * Registers the modules a bundle contains (cni/entry.ts → dist/cni.js).
+ * Registers the modules a bundle contains (bundle_entry.ts → dist/cni.js).
  * From then on `load` serves only these: importing a source file beside them
  * would create a second copy of every module it shares with the bundle (a
  * second `NetlinkError` class that `instanceof` does not recognise), so a

@@ -1,5 +1,5 @@
 /**
- * Bad input to the real plugin: every validation case of DESIGN.md gets the
+ * Bad input to the real plugin: every validation case of cni/config.ts gets the
  * spec's error code as one JSON object on stdout, a non-zero exit, no stack
  * trace, and leaves nothing behind. Also VERSION, `podnet cni --help`, and
  * that logs never contain the raw config.

@@ -16,6 +16,7 @@ export const PROGRAM_ENTRIES = [
   "main.ts",
   "mod.ts",
   "commands.ts",
+  "bundle_entry.ts",
   "deno.json",
   "bin",
   "core",

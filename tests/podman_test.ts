@@ -92,7 +92,7 @@ async function engine(w: World): Promise<Engine> {
   ip(node, "link", "set", "up0", "up");
   ip(node, "addr", "add", `${NODE_V4}/32`, "dev", "up0");
   ip(node, "-6", "addr", "add", `${NODE_V6}/128`, "dev", "up0", "nodad");
-  // A node has an uplink; proxy ARP would need this route (DESIGN.md), static-neighbor does not.
+  // A node has an uplink; proxy ARP would need this route (docs/architecture.md), static-neighbor does not.
   ip(node, "route", "add", "default", "dev", "up0");
   ip(node, "-6", "route", "add", "default", "dev", "up0");
   for (const d of ["rootfs/bin", "tmp", "emptydir", "runsc-root", "runsc-logs"]) {
@@ -207,7 +207,7 @@ Deno.test("podman (runc) container gets a dual-stack address from podnet, pings 
   const inPod = await e.ok("exec", "a1", "/bin/busybox", "sh", "-c", "ip -o addr show eth0; ip neigh; ip -6 neigh");
   assert.match(inPod, new RegExp(`inet ${net.IPAddress.replaceAll(".", "\\.")}/32`));
 
-  // Kernel state on the node: one host end named and aliased as DESIGN.md says, /32 and /128 routes.
+  // Kernel state on the node: one host end named and aliased as cni/attachment.ts plans it, /32 and /128 routes.
   const ends = hostEnds(e.node);
   assert.equal(ends.length, 1);
   assert.equal(ends[0].ifalias, `podnet/${cid}/eth0`);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type BundleManifest, staleBundle, staleSource } from "./entry.ts";
+import { type BundleManifest, staleBundle, staleSource } from "./bundle_entry.ts";
 
 const manifest: BundleManifest = {
   deno: "2.9.6",
@@ -41,4 +41,11 @@ Deno.test("staleBundle: the manifest must be this bundle's (a rebuild writes the
   assert.equal(staleBundle("/r/", "/r/dist/cni.js", manifest, stamp), null);
   stamps["/r/dist/cni.js"] = "82010:6.000000006"; // a new bundle, its manifest not yet written
   assert.equal(staleBundle("/r/", "/r/dist/cni.js", manifest, stamp), "dist/cni.json belongs to another build of it");
+});
+
+Deno.test("the bundle carries exactly the CNI role's modules the registry names", async () => {
+  const { COMMANDS } = await import("./commands.ts");
+  const { CNI_ROLE } = await import("./bundle_entry.ts");
+  const cni = COMMANDS.cni!;
+  assert.deepEqual(Object.keys(CNI_ROLE).sort(), [cni.module, ...cni.lazy].sort());
 });

@@ -13,16 +13,30 @@
  * @module
  */
 
-import { processIo } from "../core/io.ts";
-import { provide } from "../sys/load.ts";
-import { fileStamp } from "../sys/stamp.ts";
-import { main } from "../main.ts";
-import * as add from "./add.ts";
-import * as capture from "./capture.ts";
-import * as check from "./check.ts";
-import * as del from "./del.ts";
-import * as gc from "./gc.ts";
-import * as cniMain from "./main.ts";
+import { processIo } from "./core/io.ts";
+import { provide } from "./sys/load.ts";
+import { fileStamp } from "./sys/stamp.ts";
+import { main } from "./main.ts";
+import * as add from "./cni/add.ts";
+import * as capture from "./cni/capture.ts";
+import * as check from "./cni/check.ts";
+import * as del from "./cni/del.ts";
+import * as gc from "./cni/gc.ts";
+import * as cniMain from "./cni/main.ts";
+
+/**
+ * The modules the CNI role loads on demand (commands.ts: the `cni` command's
+ * module and its lazy ones), carried inside the bundle. A unit test checks
+ * this against the registry.
+ */
+export const CNI_ROLE: Record<string, unknown> = {
+  "cni/main.ts": cniMain,
+  "cni/add.ts": add,
+  "cni/del.ts": del,
+  "cni/check.ts": check,
+  "cni/gc.ts": gc,
+  "cni/capture.ts": capture,
+};
 
 /** What `scripts/bundle.ts` writes beside the bundle. */
 export interface BundleManifest {
@@ -79,18 +93,12 @@ function whyStale(root: string, bundle: string): string | null {
 }
 
 if (import.meta.main) {
+  // Run as dist/cni.js (this file is only ever run bundled): the checkout is one level up.
   const root = new URL("../", import.meta.url);
   // Paths, not URLs: a checkout under a name with spaces is %-encoded in the URL.
   const why = whyStale(decodeURIComponent(root.pathname), decodeURIComponent(new URL(import.meta.url).pathname));
   if (why === null) {
-    provide({
-      "cni/main.ts": cniMain,
-      "cni/add.ts": add,
-      "cni/del.ts": del,
-      "cni/check.ts": check,
-      "cni/gc.ts": gc,
-      "cni/capture.ts": capture,
-    });
+    provide(CNI_ROLE);
     Deno.exit(await main(Deno.args, processIo()));
   }
   // Nothing of the bundle has run yet (its modules only define things): the source takes over whole.
@@ -99,6 +107,6 @@ if (import.meta.main) {
       `podnet: dist/cni.js is out of date (${why}); running from source. Rebuild it: deno task bundle\n`,
     ),
   );
-  const source = await import(new URL("main.ts", root).href) as typeof import("../main.ts");
+  const source = await import(new URL("main.ts", root).href) as typeof import("./main.ts");
   Deno.exit(await source.main(Deno.args, processIo()));
 }
