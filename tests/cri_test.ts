@@ -277,6 +277,23 @@ Deno.test("CRI: a gVisor pod (runsc through deploy/containerd/runsc-cri-wrap) re
   assert.deepEqual(n.processes(), [], "no shim, runsc or waiter is left");
 });
 
+Deno.test("CRI: when a gVisor sandbox dies, its workload is reported exited, and stopping and removing container and pod succeed and leave nothing", async () => {
+  await using n = await containerdNode();
+  const { pod, cid } = await gvisorPod(n, "crash");
+  // A sandbox killed behind containerd's back (an OOM kill, a crash): the PID is containerd's answer.
+  const info = JSON.parse((await n.cri.podSandboxStatus(pod.id, true)).info.info ?? "{}");
+  assert.ok(Number.isInteger(info.pid) && info.pid > 1, `sandbox pid in ${JSON.stringify(info).slice(0, 200)}`);
+  Deno.kill(info.pid, "SIGKILL");
+  const code = await n.waitExited(cid);
+  assert.notEqual(code, 0, "a workload whose sandbox died did not succeed");
+  // runsc answers "sandbox is not running" here; the wrapper turns it into what the shim accepts.
+  await n.cri.stopContainer(cid, 0);
+  await n.cri.removeContainer(cid);
+  await removePod(n, pod.id);
+  assert.deepEqual(n.leftovers([pod.id]), []);
+  assert.deepEqual(n.processes(), []);
+});
+
 Deno.test("CRI: podnet status on a containerd node lists every pod, gVisor ones included, and exits 0 when nothing drifted", async () => {
   await using n = await containerdNode();
   const runc = [await n.runPod("s1"), await n.runPod("s2")];
