@@ -383,10 +383,13 @@ function traces(dir: string, id: string): string[] {
     } catch { /* exited */ }
   }
   for (const ns of run("ip", ["netns", "list"]).split("\n")) if (ns.startsWith(`${CRI_PREFIX}${id}-`)) out.push(ns);
-  for (const c of ["pids", "memory", "unified"]) {
+  for (const line of Deno.readTextFileSync("/proc/self/mountinfo").split("\n")) {
+    // Each cgroup hierarchy (v1) or the v2 root: the pods' cgroup_parent /pncri-ID appears in every one.
+    if (!/ - cgroup2? /.test(line)) continue;
+    const cg = `${line.split(" ")[4]}/${CRI_PREFIX}${id}`;
     try {
-      Deno.statSync(`/sys/fs/cgroup/${c}/${CRI_PREFIX}${id}`);
-      out.push(`cgroup ${c}/${CRI_PREFIX}${id}`);
+      Deno.statSync(cg);
+      out.push(`cgroup ${cg}`);
     } catch { /* gone */ }
   }
   for (const f of Deno.readDirSync("/var/lib/cni/results")) {
