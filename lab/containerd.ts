@@ -22,6 +22,7 @@
 
 import { listDir } from "../core/fsutil.ts";
 import { RUNSC_CRI_WRAPPER } from "../ops/containerd.ts";
+import type { StatusReport } from "../ops/status.ts";
 import { CriClient, type PodSandboxConfig } from "./cri/client.ts";
 import { makeNode, type Node, NODE_V4, NODE_V6, SUBNET4, SUBNET6 } from "./node.ts";
 import { ipJson, run, runAsync, World } from "./world.ts";
@@ -233,8 +234,6 @@ export class ContainerdNode {
   /** The CNI network's name, unique to this node (libcni cache entries carry it). */
   readonly network: string;
   readonly socket: string;
-  /** What `podnet install` printed. */
-  installOutput = "";
   #child: Deno.ChildProcess | null = null;
   #cri: CriClient | null = null;
   #disposed = false;
@@ -287,7 +286,8 @@ export class ContainerdNode {
       // Plugins inherit containerd's environment: podnet's small caches stay in this node's dir.
       env: { PODNET_STATE_DIR: this.node.stateDir },
     }).spawn();
-    Deno.writeTextFileSync(`${this.dir}/containerd.pid`, String(this.#child.pid));
+    const seen: { exit: Deno.CommandStatus | null } = { exit: null };
+    this.#child.status.then((s) => seen.exit = s);
     // Ready in ~15 ms here. A fresh client per try: a gRPC channel that failed backs off for a second.
     const t0 = performance.now();
     for (;;) {
@@ -297,7 +297,11 @@ export class ContainerdNode {
         probe.close();
         if (ok) break;
       }
-      if (this.#child === null || performance.now() - t0 > 20_000) {
+      if (seen.exit !== null) {
+        this.#child = null;
+        throw new Error(`containerd exited (${seen.exit.code}); its log ends:\n${this.log().slice(-3000)}`);
+      }
+      if (performance.now() - t0 > 20_000) {
         throw new Error(`containerd did not answer within 20 s; its log ends:\n${this.log().slice(-3000)}`);
       }
       await sleep(10);
@@ -339,13 +343,12 @@ export class ContainerdNode {
   }
 
   /** A pod sandbox config as kubelet sends it (cgroup_parent, namespace options, log dir). */
-  podConfig(name: string, o: { annotations?: Record<string, string> } = {}): PodSandboxConfig {
+  podConfig(name: string): PodSandboxConfig {
     const uid = `${name}-uid`;
     return {
       metadata: { name, uid, namespace: "default", attempt: 0 },
       hostname: name,
       log_directory: `${this.dir}/logs/${name}`,
-      ...(o.annotations ? { annotations: o.annotations } : {}),
       linux: {
         cgroup_parent: `/${CRI_PREFIX}${this.w.id}/pod${uid}`,
         security_context: { namespace_options: { network: "POD", pid: "CONTAINER", ipc: "POD" } },
@@ -416,16 +419,16 @@ export class ContainerdNode {
   }
 
   /** `podnet status --json` in the node netns: its exit code and report. */
-  async status(): Promise<{ code: number; report: StatusJson }> {
+  async status(): Promise<{ code: number; report: StatusReport }> {
     const r = await runAsync("nsenter", [`--net=${this.nodePath}`, PODNET, "status", "--json"]);
     if (r.code !== 0 && r.code !== 1) throw new Error(`podnet status failed (${r.code}): ${r.stderr}`);
     return { code: r.code, report: JSON.parse(r.stdout) };
   }
 
   /**
-   * What pods left on the node: host ends (podnet's alias), routes into the pod subnets, IPAM
-   * leases, libcni cache entries of this network and of containerd's loopback for `sandboxIds`,
-   * pod netns mounts. Empty when everything was cleaned up.
+   * What pods left on the node: veths (host ends), routes other than the node's own, IPAM leases,
+   * libcni cache entries of this network and of containerd's loopback for `sandboxIds`, pod netns
+   * mounts. Empty when everything was cleaned up.
    */
   leftovers(sandboxIds: string[] = []): string[] {
     const out: string[] = [];
@@ -494,23 +497,6 @@ export class ContainerdNode {
   }
 }
 
-/** The part of `podnet status --json` (podnet.status/v1) the tests read. */
-export interface StatusJson {
-  schema: string;
-  attachments: {
-    network: string;
-    containerId: string;
-    ifname: string;
-    hostInterface: string;
-    podAddresses: string[];
-    pins: string;
-    drift: string[];
-    warnings: string[];
-    [k: string]: unknown;
-  }[];
-  drift: number;
-}
-
 /**
  * A containerd node, running: node netns (lab/node.ts's, with NODE_V4 and NODE_V6 on an ifb
  * uplink stand-in), podnet installed for containerd into its CNI dirs (or `o.conflist`), images
@@ -554,7 +540,6 @@ export async function containerdNode(o: ContainerdOptions = {}): Promise<Contain
       ...(o.subnets ?? [SUBNET4, SUBNET6]).flatMap((s) => ["--subnet", s]),
     ]);
     if (inst.code !== 0) throw new Error(`podnet install failed (${inst.code}): ${inst.stderr}`);
-    n.installOutput = inst.stdout;
     if (o.conflist) {
       // Another list in podnet's place: the first list in conf_dir is the one containerd uses.
       Deno.removeSync(`${dir}/net.d/10-podnet.conflist`);
