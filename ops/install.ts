@@ -59,7 +59,8 @@ cannot always be downloaded).
   --kube-api URL        API server (default https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT)
   --kube-token-dir DIR  service-account token and ca.crt (default ${SERVICE_ACCOUNT_DIR})
   --name NAME           network name (default podnet)
-  --cni-version V       cniVersion of the list (default 1.0.0: podman 4.3's libcni stops there)
+  --cni-version V       cniVersion of the list (default 1.0.0: the libcni of podman 4.3 and of
+                        containerd 1.6/1.7 stops there)
   --gateway-mode MODE   static-neighbor (default) or proxy-arp
   --mtu N               pod MTU (default: podnet's own)
   --ipam-data-dir DIR   host-local lease directory (default: host-local's /var/lib/cni/networks)
