@@ -13,7 +13,8 @@
 import { int, parseFlags, str, strs, UsageError, type Values } from "../core/cli.ts";
 import { listDir, removeIfExists, writeFileAtomic } from "../core/fsutil.ts";
 import type { Io } from "../core/io.ts";
-import { VERSION } from "../core/constants.ts";
+import { MTU_MAX, MTU_MIN, VERSION } from "../core/constants.ts";
+import { CONTAINERD_DEFAULTS, containerdCni, containerdSettings } from "./containerd.ts";
 import { inClusterAccess, nodePodCidrs, SERVICE_ACCOUNT_DIR } from "./kube.ts";
 import {
   BIN_NAME,
@@ -47,15 +48,21 @@ cannot always be downloaded).
   --cni-conf-dir DIR    where runtimes read network lists (default /etc/cni/net.d)
   --hooks-dir DIR       OCI hooks.d directory (default /etc/containers/oci/hooks.d)
   --no-hook             do not write the hook description
+  --runtime containerd  install for containerd's CRI plugin (the Kubernetes node path): the CNI
+                        dirs default to what containerd's config.toml sets (else containerd's
+                        defaults, as above), no hook (containerd does not read hooks.d), and the
+                        config.toml settings the node needs are printed
+  --containerd-config F containerd's config file (default ${CONTAINERD_DEFAULTS.config})
   --subnet CIDR         pod subnet (repeat for dual-stack); host-local hands out addresses from it
   --subnet-from-node N  take the subnets from node N's spec.podCIDRs in the Kubernetes API
                         (in-cluster service account; needs RBAC get on nodes)
   --kube-api URL        API server (default https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT)
   --kube-token-dir DIR  service-account token and ca.crt (default ${SERVICE_ACCOUNT_DIR})
   --name NAME           network name (default podnet)
-  --cni-version V       cniVersion of the list (default 1.0.0: podman 4.3's libcni stops there)
+  --cni-version V       cniVersion of the list (default 1.0.0: the libcni of podman 4.3 and of
+                        containerd 1.6/1.7 stops there)
   --gateway-mode MODE   static-neighbor (default) or proxy-arp
-  --mtu N               pod MTU (default: podnet's own)
+  --mtu N               pod MTU, 1280..65535 (default: podnet's own)
   --ipam-data-dir DIR   host-local lease directory (default: host-local's /var/lib/cni/networks)
   --capture-dir DIR     passed to \`podnet hook --capture-dir\`
   --dry-run             print the plan and the file contents; change nothing
@@ -119,6 +126,8 @@ export interface InstallOptions {
   mtu?: number;
   ipamDataDir?: string;
   captureDir?: string;
+  /** The runtime the node runs, when it needs more than the list (containerd: the loopback plugin). */
+  runtime?: "containerd";
   /** Overrides the binary source (tests); default `podnetSource()`. */
   source?: BinarySource;
 }
@@ -217,7 +226,8 @@ export async function planInstall(o: InstallOptions): Promise<InstallPlan> {
   // Last: once the list exists runtimes start using podnet, so everything it runs must be in place.
   files.push(await planned("conflist", `${o.cniConfDir}/${CONFLIST_NAME}`, enc(jsonText(conf)), 0o644, "network list"));
 
-  for (const p of ["host-local", "portmap", "tuning"]) {
+  // containerd's CRI plugin attaches a loopback network of its own to every pod, before the list.
+  for (const p of ["host-local", "portmap", "tuning", ...(o.runtime === "containerd" ? ["loopback"] : [])]) {
     if (readOrNull(`${o.cniBinDir}/${p}`) === null) {
       warnings.push(
         `${o.cniBinDir}/${p} is missing: the list needs the reference plugin ${p} (containernetworking-plugins)`,
@@ -403,10 +413,27 @@ export async function installCommand(args: string[], io: Io): Promise<number> {
     mtu: { type: "string" },
     "ipam-data-dir": { type: "string" },
     "capture-dir": { type: "string" },
+    runtime: { type: "string" },
+    "containerd-config": { type: "string" },
   });
   if (values.help) {
     io.stdout(INSTALL_HELP);
     return 0;
+  }
+  const runtime = str(values, "runtime");
+  if (runtime !== undefined && runtime !== "containerd") {
+    throw new UsageError(
+      `podnet install: --runtime knows only containerd (podman and CRI-O need no flag), got ${JSON.stringify(runtime)}`,
+    );
+  }
+  const containerd = runtime === "containerd";
+  if (!containerd && values["containerd-config"] !== undefined) {
+    throw new UsageError("podnet install: --containerd-config goes with --runtime containerd");
+  }
+  if (containerd && (values["hooks-dir"] !== undefined || values["capture-dir"] !== undefined)) {
+    throw new UsageError(
+      "podnet install: --hooks-dir and --capture-dir do not go with --runtime containerd: containerd does not read OCI hooks.d",
+    );
   }
   let subnets: string[];
   try {
@@ -446,9 +473,20 @@ export async function installCommand(args: string[], io: Io): Promise<number> {
     );
   }
   const mtu = values.mtu === undefined ? undefined : int("install", values, "mtu", 0);
-  if (mtu !== undefined && (mtu < 68 || mtu > 65535)) throw new UsageError("podnet install: --mtu must be 68…65535");
-  requireAbsolute("install", values, ["cni-bin-dir", "cni-conf-dir", "hooks-dir", "ipam-data-dir", "capture-dir"]);
-  const dirs = dirFlags(values);
+  if (mtu !== undefined && (mtu < MTU_MIN || mtu > MTU_MAX)) {
+    // The same range the plugin accepts (core/constants.ts): below 1280 every IPv6 setting of a link fails.
+    throw new UsageError(`podnet install: --mtu must be ${MTU_MIN}…${MTU_MAX}`);
+  }
+  requireAbsolute("install", values, [
+    "cni-bin-dir",
+    "cni-conf-dir",
+    "hooks-dir",
+    "ipam-data-dir",
+    "capture-dir",
+    "containerd-config",
+  ]);
+  const forContainerd = containerd ? containerdDirs(values) : null;
+  const dirs = forContainerd?.dirs ?? dirFlags(values);
   const ipamDataDir = str(values, "ipam-data-dir");
   const captureDir = str(values, "capture-dir");
   const plan = await planInstall({
@@ -460,18 +498,63 @@ export async function installCommand(args: string[], io: Io): Promise<number> {
     ...(mtu !== undefined ? { mtu } : {}),
     ...(ipamDataDir !== undefined ? { ipamDataDir } : {}),
     ...(captureDir !== undefined ? { captureDir } : {}),
+    ...(containerd ? { runtime: "containerd" as const } : {}),
   });
+  plan.warnings.push(...forContainerd?.warnings ?? []);
+  const extra = forContainerd
+    ? `${forContainerd.notes.join("\n")}\n\n${containerdSettings(dirs.cniBinDir, dirs.cniConfDir)}`
+    : "";
   const dryRun = values["dry-run"] === true;
   if (dryRun) {
-    io.stdout(formatPlan(plan, true));
+    io.stdout(formatPlan(plan, true) + (extra ? `\n${extra}` : ""));
     return 0;
   }
   // Write first, report after: a closed stdout (a log pipe gone) must not stop the install halfway.
   const written = applyInstall(plan);
   io.stdout(
-    formatPlan(plan, false) + (written.length === 0 ? "nothing to change\n" : `wrote ${written.length} file(s)\n`),
+    formatPlan(plan, false) + (written.length === 0 ? "nothing to change\n" : `wrote ${written.length} file(s)\n`) +
+      (extra ? `\n${extra}` : ""),
   );
   return 0;
+}
+
+/**
+ * The CNI dirs for a containerd node: the flags, else what containerd's config.toml sets (Debian's
+ * package sets bin_dir = "/usr/lib/cni", where its reference plugins are), else containerd's
+ * defaults. The notes say where each came from.
+ */
+function containerdDirs(
+  values: Values,
+): { dirs: ReturnType<typeof dirFlags>; notes: string[]; warnings: string[] } {
+  const file = str(values, "containerd-config") ?? CONTAINERD_DEFAULTS.config;
+  let text: string | null = null;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  const cfg = text === null ? {} : containerdCni(text);
+  const trim = (p: string): string => p.replace(/(.)\/+$/, "$1");
+  /** The dir to use for one setting, and a note saying where it came from. */
+  const pick = (flag: string, key: string, set: string | undefined, fallback: string): [string, string] => {
+    const given = str(values, flag);
+    const dir = trim(given ?? set ?? fallback);
+    const from = given !== undefined
+      ? `--${flag}${set !== undefined && trim(set) !== dir ? `; ${file} says ${set}` : ""}`
+      : set !== undefined
+      ? `from ${file}`
+      : `containerd's default; ${file} ${text === null ? "does not exist" : `does not set ${key}`}`;
+    return [dir, `containerd: ${key} ${dir} (${from})`];
+  };
+  const [cniBinDir, binNote] = pick("cni-bin-dir", "bin_dir", cfg.binDir, CONTAINERD_DEFAULTS.binDir);
+  const [cniConfDir, confNote] = pick("cni-conf-dir", "conf_dir", cfg.confDir, CONTAINERD_DEFAULTS.confDir);
+  const dirs = { cniBinDir, cniConfDir, hooksDir: null };
+  const warnings = cfg.maxConfNum !== undefined && cfg.maxConfNum !== 1
+    ? [
+      `${file} sets max_conf_num = ${cfg.maxConfNum}: containerd attaches every list it loads; podnet's must be the only one (max_conf_num = 1)`,
+    ]
+    : [];
+  return { dirs, notes: [binNote, confNote], warnings };
 }
 
 /** `podnet uninstall`. */

@@ -188,6 +188,12 @@ Deno.test("install usage errors exit 2 and name the flag", async () => {
     [["--subnet", "10.244.1.0/24", "--gateway-mode", "magic"], /--gateway-mode/],
     [["--subnet", "10.244.1.0/24", "--cni-version", "2.0.0"], /--cni-version/],
     [["--bogus"], /bogus/],
+    [["--subnet", "10.244.1.0/24", "--runtime", "docker"], /--runtime knows only containerd/],
+    [["--subnet", "10.244.1.0/24", "--runtime", "containerd", "--hooks-dir", "/h"], /containerd does not read/],
+    [["--subnet", "10.244.1.0/24", "--containerd-config", "/c.toml"], /goes with --runtime containerd/],
+    // The plugin's own MTU range: below IPv6's minimum every pod's IPv6 setting would fail at ADD.
+    [["--subnet", "10.244.1.0/24", "--mtu", "1000"], /--mtu must be 1280…65535/],
+    [["--subnet", "10.244.1.0/24", "--mtu", "70000"], /--mtu must be 1280…65535/],
   ];
   for (const [args, re] of cases) {
     const r = await podnet("install", ...args);
@@ -202,4 +208,72 @@ Deno.test("install, uninstall and status print their --help", async () => {
     assert.equal(r.code, 0);
     assert.match(r.out, new RegExp(`^usage: podnet ${cmd}`));
   }
+});
+
+Deno.test("install --runtime containerd takes the CNI dirs from containerd's config.toml, writes no hook, and prints the settings the node needs", async () => {
+  const d = dirs();
+  try {
+    // Debian's packaged config.toml has this shape (bin_dir = "/usr/lib/cni"); max_conf_num as a node may have it.
+    const config = `${d.root}/config.toml`;
+    Deno.writeTextFileSync(
+      config,
+      `version = 2\n[plugins]\n  [plugins."io.containerd.grpc.v1.cri"]\n` +
+        `    [plugins."io.containerd.grpc.v1.cri".cni]\n      bin_dir = "${d.bin}"\n      conf_dir = "${d.conf}"\n` +
+        `      max_conf_num = 2\n  [plugins."io.containerd.internal.v1.opt"]\n    path = "/var/lib/containerd/opt"\n`,
+    );
+    const r = await podnet(
+      "install",
+      "--runtime",
+      "containerd",
+      "--containerd-config",
+      config,
+      "--subnet",
+      "10.244.1.0/24",
+    );
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(tree(d.root), [
+      "/config.toml",
+      `/etc/cni/net.d/${CONFLIST_NAME}`,
+      `/opt/cni/bin/${MANIFEST_NAME}`,
+      `/opt/cni/bin/${BIN_NAME}`,
+    ]);
+    assert.match(r.out, new RegExp(`containerd: bin_dir ${d.bin} \\(from ${config}\\)`));
+    assert.match(r.out, /warning: .*\/loopback is missing/);
+    assert.match(r.out, /warning: .* sets max_conf_num = 2: containerd attaches every list it loads/);
+    assert.ok(
+      r.out.includes(
+        `  [plugins."io.containerd.grpc.v1.cri".cni]\n    bin_dir = "${d.bin}"\n    conf_dir = "${d.conf}"\n    max_conf_num = 1\n`,
+      ),
+      r.out,
+    );
+    assert.ok(r.out.includes('    runtime_type = "io.containerd.runc.v2"\n    options = { BinaryName = "/usr/local/'));
+    assert.match(r.out.replaceAll("\n", " "), /only through an `imports` line in config\.toml/);
+    // Uninstall needs no containerd flag: the record names what install wrote.
+    const u = await podnet("uninstall", "--cni-bin-dir", d.bin, "--cni-conf-dir", d.conf, "--no-hook");
+    assert.equal(u.code, 0, u.err);
+    assert.deepEqual(tree(d.root), ["/config.toml"]);
+  } finally {
+    Deno.removeSync(d.root, { recursive: true });
+  }
+});
+
+Deno.test("install --runtime containerd without a config.toml plans for containerd's default dirs", async () => {
+  const r = await podnet(
+    "install",
+    "--runtime",
+    "containerd",
+    "--containerd-config",
+    "/nonexistent/config.toml",
+    "--subnet",
+    "10.244.1.0/24",
+    "--dry-run",
+  );
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /create +binary +\/opt\/cni\/bin\/podnet /);
+  assert.match(r.out, /create +conflist \/etc\/cni\/net\.d\/10-podnet\.conflist /);
+  assert.doesNotMatch(r.out, /hooks\.d/);
+  assert.match(
+    r.out,
+    /containerd: bin_dir \/opt\/cni\/bin \(containerd's default; \/nonexistent\/config\.toml does not exist\)/,
+  );
 });

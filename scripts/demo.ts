@@ -9,7 +9,9 @@
  * 2. what the kernel holds, read back through podnet's netlink layer, and `podnet status`;
  * 3. a gVisor (runsc) sandbox in a podnet pod reaching the node with proxy ARP off;
  * 4. DEL of everything, and what is left (nothing);
- * 5. a checkpointed gVisor sandbox resumed in a new pod on a second node.
+ * 5. a checkpointed gVisor sandbox resumed in a new pod on a second node;
+ * 6. a pod started the way kubelet starts one: through containerd's CRI plugin,
+ *    on a containerd node of its own (lab/containerd.ts).
  *
  * @module
  */
@@ -33,6 +35,7 @@ import {
   waitTicks,
 } from "./resume.ts";
 import { ip } from "../lab/world.ts";
+import { containerdNode, NODE_V4, NODE_V6 } from "../lab/containerd.ts";
 
 const dec = new TextDecoder();
 const NODE6 = "fd00:99::1";
@@ -172,6 +175,55 @@ async function main(): Promise<void> {
 
   step("resume: a gVisor sandbox checkpointed on node 1 carries on in a new pod on node 2");
   await resumeDemo(say);
+
+  step("the Kubernetes node path: a pod through containerd's CRI plugin, as kubelet starts one");
+  await criDemo();
+}
+
+/** One pod through CRI on a containerd node (lab/containerd.ts), torn down again. */
+async function criDemo(): Promise<void> {
+  const t0 = performance.now();
+  await using n = await containerdNode();
+  const v = await n.cri.version();
+  say(`containerd ${v.runtime_version} (CRI ${v.runtime_api_version}) in a node netns of its own, up in ${ms(t0)}`);
+  say(
+    `podnet installed by \`podnet install --runtime containerd\`; its config.toml carries the settings install printed`,
+  );
+  let t = performance.now();
+  const pod = await n.runPod("demo");
+  const st = (await n.cri.podSandboxStatus(pod.id)).status;
+  say(
+    `RunPodSandbox: ${ms(t)}, ${st.state}, ip ${st.network?.ip}, additional_ips ${
+      st.network?.additional_ips.map((a) => a.ip).join(", ")
+    }`,
+  );
+  t = performance.now();
+  const cid = await n.runContainer(pod, "ping", `ping -c1 -W2 ${NODE_V4} && ping -6 -c1 -W2 ${NODE_V6}`);
+  const code = await n.waitExited(cid);
+  const log = Deno.readTextFileSync((await n.cri.containerStatus(cid)).log_path);
+  say(
+    `busybox container pinging ${NODE_V4} and ${NODE_V6}: exit ${code}, ${
+      (log.match(/bytes from/g) ?? []).length
+    } replies (${ms(t)})`,
+  );
+  if (code !== 0) throw new Error(`the pod could not reach the node:\n${log}`);
+  const status = await n.status();
+  say(
+    `podnet status on that node: exit ${status.code}, ${status.report.attachments.length} attachment(s), pins ${
+      status.report.attachments[0]?.pins
+    }`,
+  );
+  await n.cri.removeContainer(cid);
+  t = performance.now();
+  await n.cri.stopPodSandbox(pod.id);
+  await n.cri.removePodSandbox(pod.id);
+  const left = n.leftovers([pod.id]);
+  say(`StopPodSandbox + RemovePodSandbox: ${ms(t)}; left: ${left.length ? left.join(", ") : "nothing"}`);
+  if (left.length) throw new Error("the CRI pod left something behind");
+}
+
+function ms(t0: number): string {
+  return `${(performance.now() - t0).toFixed(0)} ms`;
 }
 
 try {

@@ -4,7 +4,7 @@
 # `deno` (its real binary, not the node wrapper). Prints the Deno path.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
-pkgs="libnl-3-200 libnl-route-3-200 iproute2 containernetworking-plugins runsc runc busybox-static iputils-ping jq podman util-linux time npm"
+pkgs="libnl-3-200 libnl-route-3-200 iproute2 containernetworking-plugins runsc runc busybox-static iputils-ping jq podman containerd util-linux time npm"
 missing=""
 for p in $pkgs; do
   if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
