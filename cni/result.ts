@@ -6,7 +6,8 @@
  * @module
  */
 
-import { canonicalCidr, canonicalIp, parseCidr } from "../core/ip.ts";
+import { parseCidr } from "../core/ip.ts";
+import { array, cidr, ip, JsonError, type Obj, object, string } from "../core/json.ts";
 import { versionAtLeast } from "./versions.ts";
 import { CniError, ERR } from "./errors.ts";
 
@@ -50,64 +51,57 @@ export interface Result {
   dns: Dns;
 }
 
-function badResult(what: string, msg: string, code: number): CniError {
-  return new CniError(code, `${what} is not a valid CNI result: ${msg}`);
+/** `v[key]` as a list of objects (absent or null: none). */
+function objects(o: Obj, key: string): Obj[] {
+  const x = o[key];
+  if (x === undefined || x === null) return [];
+  return array(x, key).map((e, i) => object(e, `${key}[${i}]`));
 }
 
-/**
- * Normalises a result object of version 0.3.0 or later (`ips[].version` is
- * dropped; the family follows from the address). `what` names the source in
- * errors (`IPAM plugin host-local's result`, `prevResult`), which name the
- * field and never quote its value; `code` is theirs (7 for a config's
- * prevResult, 999 for a plugin's answer).
- */
-export function parseResult(v: unknown, what: string, code: number = ERR.internal): Result {
-  const bad = (w: string, msg: string): CniError => badResult(w, msg, code);
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw bad(what, "not an object");
-  const o = v as Record<string, unknown>;
-  const list = (k: string): Record<string, unknown>[] => {
-    const x = o[k];
-    if (x === undefined || x === null) return [];
-    if (!Array.isArray(x) || !x.every((e) => typeof e === "object" && e !== null)) {
-      throw bad(what, `${k} is not a list`);
-    }
-    return x as Record<string, unknown>[];
-  };
-  const interfaces = list("interfaces").map((i, n): ResultInterface => {
-    if (typeof i.name !== "string") throw bad(what, `interfaces[${n}].name is missing`);
-    const out: ResultInterface = { name: i.name };
+/** An optional IP (absent and "" both mean none), canonical. */
+function optionalIp(v: unknown, path: string): string | undefined {
+  return v === undefined || v === null || v === "" ? undefined : ip(v, path).text;
+}
+
+function parseFields(o: Obj): Result {
+  const interfaces = objects(o, "interfaces").map((i, n): ResultInterface => {
+    const out: ResultInterface = { name: string(i.name, `interfaces[${n}].name`) };
     if (typeof i.mac === "string") out.mac = i.mac;
     if (typeof i.mtu === "number") out.mtu = i.mtu;
     if (typeof i.sandbox === "string" && i.sandbox !== "") out.sandbox = i.sandbox;
     return out;
   });
-  const cidr = (v: unknown, where: string): string => {
-    const c = typeof v === "string" ? canonicalCidr(v) : null;
-    if (c === null) throw bad(what, `${where} is not a CIDR`);
-    return c;
-  };
-  // Absent and "" both mean no gateway.
-  const optionalIp = (v: unknown, where: string): string | undefined => {
-    if (typeof v !== "string" || v === "") return undefined;
-    const ip = canonicalIp(v);
-    if (ip === null) throw bad(what, `${where} is not an IP address`);
-    return ip;
-  };
-  const ips = list("ips").map((i, n): ResultIp => {
-    const out: ResultIp = { address: cidr(i.address, `ips[${n}].address`) };
+  const ips = objects(o, "ips").map((i, n): ResultIp => {
+    const out: ResultIp = { address: cidr(i.address, `ips[${n}].address`).text };
     const gateway = optionalIp(i.gateway, `ips[${n}].gateway`);
     if (gateway !== undefined) out.gateway = gateway;
     if (typeof i.interface === "number") out.interface = i.interface;
     return out;
   });
-  const routes = list("routes").map((r, n): ResultRoute => {
-    const out: ResultRoute = { dst: cidr(r.dst, `routes[${n}].dst`) };
+  const routes = objects(o, "routes").map((r, n): ResultRoute => {
+    const out: ResultRoute = { dst: cidr(r.dst, `routes[${n}].dst`).text };
     const gw = optionalIp(r.gw, `routes[${n}].gw`);
     if (gw !== undefined) out.gw = gw;
     return out;
   });
-  const dns = typeof o.dns === "object" && o.dns !== null ? o.dns as Dns : {};
+  const dns = typeof o.dns === "object" && o.dns !== null && !Array.isArray(o.dns) ? o.dns as Dns : {};
   return { cniVersion: typeof o.cniVersion === "string" ? o.cniVersion : "", interfaces, ips, routes, dns };
+}
+
+/**
+ * Normalises a result object of version 0.3.0 or later (`ips[].version` is
+ * dropped; the family follows from the address), with the field readers of
+ * core/json.ts. `what` names the source in errors (`IPAM plugin host-local's
+ * result`, `prevResult`), which name the field and never quote its value;
+ * `code` is theirs (7 for a config's prevResult, 999 for a plugin's answer).
+ */
+export function parseResult(v: unknown, what: string, code: number = ERR.internal): Result {
+  try {
+    return parseFields(object(v, ""));
+  } catch (e) {
+    if (e instanceof JsonError) throw new CniError(code, `${what} is not a valid CNI result: ${e.message}`);
+    throw e;
+  }
 }
 
 /** 4 or 6 for a CIDR string (already validated). */

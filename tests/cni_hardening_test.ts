@@ -81,7 +81,7 @@ Deno.test("DEL with a garbled prevResult still removes the veth and releases the
     ...conf,
     prevResult: { ips: [{ address: "x" }] },
   });
-  assertCniError(c, 7, /prevResult is not a valid CNI result: ips\[0\]\.address is not a CIDR/);
+  assertCniError(c, 7, /prevResult is not a valid CNI result: ips\[0\]\.address: is not a CIDR/);
   await del(node, pod, conf);
 });
 
