@@ -67,13 +67,13 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     (m) => m.hookCommand,
     "OCI prestart/createRuntime hook: capture + restore into the sandbox netns (state on stdin)",
   ),
-  install: command<typeof import("./ops/install.ts")>(
-    "ops/install.ts",
+  install: command<typeof import("./ops/install_cmd.ts")>(
+    "ops/install_cmd.ts",
     (m) => m.installCommand,
     "install podnet on this node: CNI binary, 10-podnet.conflist, OCI hook (atomic; --dry-run)",
   ),
-  uninstall: command<typeof import("./ops/install.ts")>(
-    "ops/install.ts",
+  uninstall: command<typeof import("./ops/install_cmd.ts")>(
+    "ops/install_cmd.ts",
     (m) => m.uninstallCommand,
     "remove what install wrote (only files still as installed)",
   ),

@@ -6,7 +6,7 @@
  * into its CNI dirs by `podnet install --runtime containerd`; pause and
  * busybox images built from /bin/busybox (busybox-static) as an OCI layout
  * and imported with `ctr`, so no registry is involved. The settings follow
- * the verified recipe (../shared/recipes/containerd when this was written):
+ * the verified recipe (the recipe this machine was verified with):
  * restrict_oom_score_adj (root here lacks CAP_SYS_RESOURCE), overlayfs.
  *
  * Dispose stops every pod through CRI (podnet's DEL runs), stops containerd
@@ -16,6 +16,10 @@
  * before the process exits. When the process ends without that (`deno test`
  * on SIGINT, SIGKILL), the node's guard process removes it; when the guard is
  * gone too, the next node created does (`sweepDeadRuns`).
+ *
+ * Longer than the ~400 lines a module should be because it is one world with
+ * one lifecycle: the config, the images, the runtime's start, pod helpers and
+ * the teardown belong together; the forced clean-up is lab/containerd_run.ts.
  *
  * @module
  */
