@@ -1,7 +1,8 @@
 /**
- * podnet's public library API: the typed netlink layer (links, addresses,
- * routes, neighbors, sysctls, network namespaces) over libnl-3 via Deno FFI,
- * and version facts.
+ * podnet's public library API: the agent API (`attach`/`detach` a pod with
+ * known addresses), the typed netlink layer (links, addresses, routes,
+ * neighbors, sysctls, network namespaces) over libnl-3 via Deno FFI, capture
+ * and restore of pod networks, and version facts.
  *
  * Everything returns plain values and throws `NetlinkError` (with `notFound`,
  * `exists` and `transient` to branch on) — no C pointer escapes a call.
@@ -38,6 +39,23 @@
  *   if (!(e instanceof NetlinkError && e.notFound)) throw e;
  *   console.log(e.message); // "link show no-such-link: No such device (NLE 31)"
  * }
+ * ```
+ *
+ * @example The host end's name CNI ADD and `attach` give a pod's interface (pure: runs anywhere)
+ * ```ts
+ * import { hostInterfaceName } from "./mod.ts";
+ *
+ * const name = hostInterfaceName("0123456789abcdef", "eth0");
+ * console.log(name, name.length <= 15); // "pn" + 13 hex digits, true
+ * ```
+ *
+ * @example Attach a pod whose addresses the caller allocated (the agent API), then detach it
+ * ```ts ignore
+ * import { attach, detach } from "./mod.ts";
+ *
+ * const a = attach({ netns: "/run/netns/pod1", containerId: "pod1", ips: ["10.244.1.5", "fd00:244:1::5"] });
+ * console.log(a.hostInterface, a.outcome); // pn…, "created" (a second identical call: "unchanged")
+ * detach({ containerId: "pod1", ips: ["10.244.1.5", "fd00:244:1::5"] });
  * ```
  *
  * @example Capture a pod's network and restore it into a sandbox netns

@@ -9,6 +9,7 @@
  * 2. what the kernel holds, read back through podnet's netlink layer, and `podnet status`;
  * 3. a gVisor (runsc) sandbox in a podnet pod reaching the node with proxy ARP off;
  * 4. DEL of everything, and what is left (nothing);
+ * 4b. the agent API: `podnet attach`/`detach` of a pod with known addresses;
  * 5. a checkpointed gVisor sandbox resumed in a new pod on a second node;
  * 6. a pod started the way kubelet starts one: through containerd's CRI plugin,
  *    on a containerd node of its own (lab/containerd.ts).
@@ -172,6 +173,30 @@ async function main(): Promise<void> {
   const left = await leftovers(node);
   say(`left: ${left.links.length} host ends, ${left.leases.length} leases, ${left.containers.length} sandboxes`);
   if (left.links.length + left.leases.length + left.containers.length > 0) throw new Error("something was left behind");
+
+  step("the agent API: podnet attach / detach a pod whose addresses the caller knows (no CNI, no IPAM)");
+  const p4 = lab.netns("pod4");
+  const attachArgs = [
+    "attach",
+    "--netns",
+    p4,
+    "--container-id",
+    "demo-agent",
+    "--ip",
+    "10.244.7.5",
+    "--ip",
+    "fd00:244:7::5",
+  ];
+  const at = sh("nsenter", [`--net=${node.netns}`, PODNET, ...attachArgs]);
+  if (!at.ok) throw new Error(`podnet attach failed: ${at.out.trim()}`);
+  const built = JSON.parse(at.out) as { hostInterface: string; addresses: string[]; outcome: string };
+  say(`podnet attach: ${built.outcome} ${built.hostInterface}, pod addresses ${built.addresses.join(", ")}`);
+  ping(p4, "pod4", node.address);
+  ping(p4, "pod4", NODE6);
+  const again = JSON.parse(sh("nsenter", [`--net=${node.netns}`, PODNET, ...attachArgs]).out) as { outcome: string };
+  say(`the same attach again: ${again.outcome} (declarative: nothing to change)`);
+  const gone = sh("nsenter", [`--net=${node.netns}`, PODNET, "detach", "--container-id", "demo-agent"]);
+  say(`podnet detach: ${gone.out.trim()}`);
 
   step("resume: a gVisor sandbox checkpointed on node 1 carries on in a new pod on node 2");
   await resumeDemo(say);
