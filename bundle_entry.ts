@@ -14,8 +14,11 @@
  */
 
 import { processIo } from "./core/io.ts";
+import { mark, profileStart } from "./core/profile.ts";
 import { provide } from "./sys/load.ts";
-import { fileStamp } from "./sys/stamp.ts";
+import { whyStale } from "./sys/bundle.ts";
+
+export { type BundleManifest, staleBundle, staleSource } from "./sys/bundle.ts";
 import { main } from "./main.ts";
 import * as add from "./cni/add.ts";
 import * as capture from "./cni/capture.ts";
@@ -38,66 +41,14 @@ export const CNI_ROLE: Record<string, unknown> = {
   "cni/capture.ts": capture,
 };
 
-/** What `scripts/bundle.ts` writes beside the bundle. */
-export interface BundleManifest {
-  /** Deno version that built it. */
-  deno: string;
-  /** The `fileStamp` of the dist/cni.js this manifest belongs to. */
-  bundle: string;
-  /** Every local module of the bundle: path from the repository root and its `fileStamp`. */
-  sources: [string, string][];
-}
-
-/**
- * The first source whose stamp (size, mtime) differs from the manifest, or
- * that is gone, with the reason; null when the bundle matches the checkout.
- * `root` ends with a slash.
- */
-export function staleSource(
-  root: string,
-  manifest: BundleManifest,
-  stamp: (path: string) => string | null = fileStamp,
-): string | null {
-  if (!Array.isArray(manifest.sources) || manifest.sources.length === 0) return "its manifest lists no sources";
-  for (const [path, want] of manifest.sources) {
-    const now = stamp(`${root}${path}`);
-    if (now === null) return `${path} is gone`;
-    if (now !== want) return `${path} changed`;
-  }
-  return null;
-}
-
-/**
- * Why the bundle at `bundle` cannot be trusted with `manifest`, or null: the
- * manifest belongs to another build (a rebuild is halfway), or a source changed.
- */
-export function staleBundle(
-  root: string,
-  bundle: string,
-  manifest: BundleManifest,
-  stamp: (path: string) => string | null = fileStamp,
-): string | null {
-  if (stamp(bundle) !== manifest.bundle) return "dist/cni.json belongs to another build of it";
-  return staleSource(root, manifest, stamp);
-}
-
-/** Why the bundle at `bundle` (its manifest beside it) cannot be trusted, or null. */
-function whyStale(root: string, bundle: string): string | null {
-  let manifest: BundleManifest;
-  try {
-    manifest = JSON.parse(Deno.readTextFileSync(`${bundle.slice(0, bundle.lastIndexOf("/"))}/cni.json`));
-  } catch (e) {
-    return `its manifest dist/cni.json is unreadable (${e instanceof Error ? e.message : String(e)})`;
-  }
-  return staleBundle(root, bundle, manifest);
-}
-
 if (import.meta.main) {
+  if (Deno.env.get("PODNET_PROFILE")) profileStart(performance.now());
   // Run as dist/cni.js (this file is only ever run bundled): the checkout is one level up.
   const root = new URL("../", import.meta.url);
   // Paths, not URLs: a checkout under a name with spaces is %-encoded in the URL.
   const why = whyStale(decodeURIComponent(root.pathname), decodeURIComponent(new URL(import.meta.url).pathname));
   if (why === null) {
+    mark("bundle check");
     provide(CNI_ROLE);
     Deno.exit(await main(Deno.args, processIo()));
   }

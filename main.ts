@@ -9,6 +9,7 @@
 import { COMMANDS } from "./commands.ts";
 import { type Io, processIo } from "./core/io.ts";
 import { UsageError } from "./core/errors.ts";
+import { profileStart } from "./core/profile.ts";
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
@@ -57,5 +58,6 @@ export async function main(args: string[], io: Io): Promise<number> {
 }
 
 if (import.meta.main) {
+  if (Deno.env.get("PODNET_PROFILE")) profileStart(performance.now());
   Deno.exit(await main(Deno.args, processIo()));
 }

@@ -12,7 +12,17 @@ export DENO_NO_UPDATE_CHECK=1 DENO_NO_PROMPT=1
 # A CNI call runs dist/cni.js when it exists: the CNI role bundled into one file (scripts/bundle.ts),
 # ~10 ms faster per ADD than its ~40 modules (README). It checks that it matches the sources, else runs main.ts.
 main=$root/main.ts
-if [ -n "${CNI_COMMAND:-}" ] && [ -f "$root/dist/cni.js" ]; then main=$root/dist/cni.js; fi
+# PODNET_PROFILE=1 (scripts/profile_cni.ts): the wall clock at launch, so the profile covers Deno's start-up too.
+if [ -n "${PODNET_PROFILE:-}" ] && [ -z "${PODNET_PROFILE_T0:-}" ]; then
+  PODNET_PROFILE_T0=$(date +%s%N)
+  export PODNET_PROFILE_T0
+fi
+case ${CNI_COMMAND:-} in
+'') ;;
+# VERSION (asked before every use of a plugin list) needs only the version list: version_entry.ts, from source.
+VERSION) main=$root/version_entry.ts ;;
+*) if [ -f "$root/dist/cni.js" ]; then main=$root/dist/cni.js; fi ;;
+esac
 # --allow-all: Deno grants /proc/sys (per-interface sysctls) only with all permissions, and
 # --allow-ffi already gives the process everything a narrower list would withhold.
 exec "$deno" run --quiet --no-config --no-lock --cached-only --no-prompt --allow-all \

@@ -18,7 +18,8 @@
  */
 
 import { GW4, GW6 } from "../core/constants.ts";
-import { isVethPeer, type Link, linkDel, linkFind, Netns } from "../netlink/mod.ts";
+import { isVethPeer, type Link, linkDel, linkFind, linkNamePresent, Netns } from "../netlink/mod.ts";
+import { mark } from "../core/profile.ts";
 import { load } from "../sys/load.ts";
 import { addressLinks, createLinks, finish } from "./apply.ts";
 import { type AttachmentSpec, claimOf, type Plan, plan } from "./attachment.ts";
@@ -74,11 +75,15 @@ export async function cmdAdd(ctx: Ctx): Promise<Result> {
     (await load<typeof import("./capture.ts")>("cni/capture.ts")).ensureCaptureDir(conf.captureDir);
   }
   using node = Netns.here();
-  const leftover = refuseExisting(ctx, links, node);
+  // One targeted look before IPAM starts: the host end's name in /proc (no libnl needed when it is
+  // free, the common case); only a name that is there is looked at through netlink.
+  const leftover = linkNamePresent(links.host.name) ? refuseExisting(ctx, links, node) : null;
+  mark("host-end check");
   let ipam: Ipam, pending: Pending<Result>;
   try {
     ipam = await Ipam.open(ctx);
     pending = ipam.startAdd();
+    mark("ipam start");
   } catch (e) {
     // The checks of CNI_NETNS come first in what a failed ADD reports (code 4 for a bad netns
     // whatever the IPAM config): when IPAM cannot even start, run them for their error.
@@ -94,6 +99,7 @@ export async function cmdAdd(ctx: Ctx): Promise<Result> {
   try {
     pod = openPodNetns(env.netns);
     const taken = linkFind(pod.sock, env.ifname);
+    mark("pod netns");
     if (taken !== null && !(leftover !== null && isVethPeer(leftover, taken))) {
       throw new CniError(ERR.invalidEnv, `interface ${env.ifname} already exists in ${env.netns}`);
     }
@@ -128,6 +134,7 @@ export async function cmdAdd(ctx: Ctx): Promise<Result> {
     }
     seam("capture");
     finish(p, node, ends);
+    mark("alias");
 
     const result: Result = {
       cniVersion: conf.cniVersion,

@@ -11,6 +11,7 @@
  */
 
 import { linkDel, linkFind, Netns } from "../netlink/mod.ts";
+import { mark } from "../core/profile.ts";
 import { load } from "../sys/load.ts";
 import { cniSpec } from "./add.ts";
 import { claimOf, plan } from "./attachment.ts";
@@ -28,6 +29,7 @@ export async function cmdDel(ctx: Ctx): Promise<void> {
   let pending: Pending<string> | null = null;
   try {
     pending = (await Ipam.open(ctx)).startDel();
+    mark("ipam start");
   } catch (e) {
     ipamError = e;
   }
@@ -45,6 +47,7 @@ export async function cmdDel(ctx: Ctx): Promise<void> {
   } catch (e) {
     linkError = e;
   }
+  mark("link del");
   if (conf.captureDir !== null) {
     try {
       (await load<typeof import("./capture.ts")>("cni/capture.ts")).removePodSnapshot(
@@ -57,6 +60,7 @@ export async function cmdDel(ctx: Ctx): Promise<void> {
     }
   }
   if (pending !== null) await pending.done.catch((e) => (ipamError = e));
+  mark("ipam wait");
   if (ipamError !== null) throw ipamError;
   if (linkError !== null) throw linkError;
 }

@@ -10,6 +10,7 @@
 import type { Io } from "../core/io.ts";
 import { bundled, load } from "../sys/load.ts";
 import { Logger } from "../core/log.ts";
+import { mark, profileReport, profiling } from "../core/profile.ts";
 import { fileLogger, logFileProblem } from "../sys/files.ts";
 import { AttachmentLock, DEFAULT_LOCK_TIMEOUT_MS, LockTimeout } from "../sys/lock.ts";
 import { CNI_VERSIONS } from "../core/constants.ts";
@@ -17,6 +18,7 @@ import { type CniEnv, decodeConfig, type NetConf, parseConfig, parseEnv } from "
 import { type Ctx, DEFAULT_STATE_DIR } from "./context.ts";
 import { CniError, ERR, errorJson, toCniError } from "./errors.ts";
 import { formatResult } from "./result.ts";
+import { versionAnswer } from "./version.ts";
 import { seams } from "./seams.ts";
 
 /** `podnet cni --help`. */
@@ -70,10 +72,12 @@ export async function cniCommand(args: string[], io: Io): Promise<number> {
     } catch (e) {
       throw new CniError(ERR.io, "cannot read the network configuration from stdin", String(e));
     }
+    mark("env, stdin");
     if (env.command === "VERSION") return version(bytes, io);
     const raw = decodeConfig(bytes);
     if (typeof raw.cniVersion === "string" && CNI_VERSIONS.includes(raw.cniVersion)) cniVersion = raw.cniVersion;
     conf = parseConfig(raw, env.command);
+    mark("config");
     if (conf.logFile !== null) {
       const why = logFileProblem(conf.logFile);
       // DEL must release what it can whatever the config says; the others refuse a bad log file.
@@ -88,6 +92,7 @@ export async function cniCommand(args: string[], io: Io): Promise<number> {
     const stateDir = io.env("PODNET_STATE_DIR") || DEFAULT_STATE_DIR;
     if (env.command === "ADD" || env.command === "DEL" || env.command === "CHECK") {
       lock = lockAttachment(stateDir, env, io.env("PODNET_LOCK_TIMEOUT_MS"), warn);
+      mark("lock");
     }
     const seam = seams(io.env);
     // A whole number of milliseconds; anything else keeps ipam.ts's default.
@@ -99,9 +104,10 @@ export async function cniCommand(args: string[], io: Io): Promise<number> {
       ...(ipamTimeout > 0 ? { ipamTimeoutMs: ipamTimeout } : {}),
       log: warn,
       // At debug level every ADD step logs when it finished: where an ADD spends its time.
-      seam: opLog?.enabled("debug")
+      seam: opLog?.enabled("debug") || profiling()
         ? (step) => {
-          opLog!.debug("add step done", { step, atMs: Math.round((performance.now() - started) * 100) / 100 });
+          mark(step);
+          opLog?.debug("add step done", { step, atMs: Math.round((performance.now() - started) * 100) / 100 });
           seam(step);
         }
         : seam,
@@ -148,7 +154,9 @@ export async function cniCommand(args: string[], io: Io): Promise<number> {
     }
     // The attachment is gone: so is its lock file (a waiter notices and locks afresh: sys/lock.ts).
     if (env.command === "DEL") lock?.releaseAndRemove();
+    mark("answer");
     opLog?.info(`cni ${env.command}`, { ...opFields(env, conf, started), outcome: "ok", ...extra });
+    mark("log");
     return 0;
   } catch (e) {
     const err = toCniError(e);
@@ -162,6 +170,7 @@ export async function cniCommand(args: string[], io: Io): Promise<number> {
     return 1;
   } finally {
     lock?.release();
+    if (profiling()) io.stderr(`${JSON.stringify({ podnetProfile: profileReport(io.env("PODNET_PROFILE_T0")) })}\n`);
   }
 }
 
@@ -236,13 +245,6 @@ function opFields(
 
 /** VERSION: echoes the requested version (spec) with the versions podnet supports. */
 function version(bytes: Uint8Array, io: Io): number {
-  let requested = "1.1.0";
-  try {
-    const v = JSON.parse(new TextDecoder().decode(bytes)) as { cniVersion?: unknown };
-    if (typeof v.cniVersion === "string" && v.cniVersion !== "") requested = v.cniVersion;
-  } catch {
-    // VERSION works without a config
-  }
-  io.stdout(`${JSON.stringify({ cniVersion: requested, supportedVersions: CNI_VERSIONS })}\n`);
+  io.stdout(versionAnswer(bytes));
   return 0;
 }

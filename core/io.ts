@@ -24,11 +24,12 @@ function writeAll(w: { writeSync(p: Uint8Array): number }, text: string): void {
 }
 
 /**
- * Reads stdin to EOF with plain `read(2)` calls. The `Deno.stdin.readable`
- * stream costs ~10 ms to set up, a large share of a CNI ADD; a CLI reading
- * its whole input first can block the thread without harm.
+ * Reads stdin to EOF (at most `limit` bytes, else a RangeError) with plain
+ * `read(2)` calls. The `Deno.stdin.readable` stream costs ~10 ms to set up, a
+ * large share of a CNI ADD; a CLI reading its whole input first can block the
+ * thread without harm.
  */
-function readAll(limit: number): Promise<Uint8Array> {
+export function readStdin(limit: number = STDIN_LIMIT): Uint8Array {
   const chunks: Uint8Array[] = [];
   const buf = new Uint8Array(64 * 1024);
   let n = 0;
@@ -36,7 +37,7 @@ function readAll(limit: number): Promise<Uint8Array> {
     const got = Deno.stdin.readSync(buf);
     if (got === null) break;
     n += got;
-    if (n > limit) return Promise.reject(new RangeError(`standard input is larger than ${limit} bytes`));
+    if (n > limit) throw new RangeError(`standard input is larger than ${limit} bytes`);
     chunks.push(buf.slice(0, got));
   }
   const out = new Uint8Array(n);
@@ -45,14 +46,20 @@ function readAll(limit: number): Promise<Uint8Array> {
     out.set(c, o);
     o += c.length;
   }
-  return Promise.resolve(out);
+  return out;
 }
 
 /** The real process. */
 export function processIo(): Io {
   return {
     env: (k) => Deno.env.get(k),
-    stdin: () => readAll(STDIN_LIMIT),
+    stdin: () => {
+      try {
+        return Promise.resolve(readStdin());
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    },
     stdout: (t) => writeAll(Deno.stdout, t),
     stderr: (t) => writeAll(Deno.stderr, t),
   };

@@ -115,6 +115,18 @@ export function linkByIndex(sock: Socket, index: number): Link {
   return getKernel(sock, index, null, action);
 }
 
+/**
+ * Whether a link called `name` exists in the calling thread's netns, read
+ * from /proc/thread-self/net/dev: no netlink socket, no libnl. A CNI ADD uses
+ * it to learn, before the IPAM plugin starts, that its host end's name is
+ * free (the common case) without first loading libnl.
+ */
+export function linkNamePresent(name: string): boolean {
+  const text = Deno.readTextFileSync("/proc/thread-self/net/dev");
+  // Each line after the two headers starts with the name (right-aligned) and a colon; names hold no colon.
+  return text.split("\n").some((l) => l.trimStart().startsWith(`${name}:`));
+}
+
 /** The link `ref` names, or null when it does not exist. */
 export function linkFind(sock: Socket, ref: LinkRef): Link | null {
   try {

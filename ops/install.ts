@@ -231,7 +231,11 @@ export function formatPlan(plan: InstallPlan, dryRun: boolean): string {
   for (const w of plan.warnings) lines.push(`  warning: ${w}`);
   if (dryRun) {
     for (const f of plan.files) {
-      if (f.role === "binary" && !isText(f.data)) continue;
+      // A compiled binary or a frozen bundle is not read on a terminal: its size says what it is.
+      if (f.role === "binary" && (!isText(f.data) || f.data.length > 16_384)) {
+        lines.push("", `--- ${f.path} (${f.data.length} bytes, not shown)`);
+        continue;
+      }
       lines.push("", `--- ${f.path}`, new TextDecoder().decode(f.data).trimEnd());
     }
   }

@@ -110,13 +110,29 @@ Deno.test("install replaces the binary by rename: a plugin already running keeps
   }
 });
 
-Deno.test("the installed launcher runs podnet from a bare environment", async () => {
+Deno.test("the installed launcher runs podnet from a bare environment, a command and a CNI call", async () => {
   const d = dirs();
   try {
     assert.equal((await podnet("install", ...d.args, "--subnet", "10.244.1.0/24")).code, 0);
     const out = await new Deno.Command(`${d.bin}/podnet`, { args: ["--version"], clearEnv: true, cwd: "/" }).output();
     assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
     assert.match(new TextDecoder().decode(out.stdout), /^podnet \d+\.\d+\.\d+ \(deno /);
+    for (const command of ["VERSION", "DEL"]) {
+      const p = new Deno.Command(`${d.bin}/podnet`, {
+        env: { CNI_COMMAND: command, CNI_PATH: "/usr/lib/cni" },
+        clearEnv: true,
+        cwd: "/",
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const w = p.stdin.getWriter();
+      await w.write(new TextEncoder().encode('{"cniVersion":"1.0.0"}'));
+      await w.close();
+      const o = JSON.parse(new TextDecoder().decode((await p.output()).stdout));
+      if (command === "VERSION") assert.equal(o.cniVersion, "1.0.0");
+      else assert.equal(o.msg, "CNI_CONTAINERID is required");
+    }
   } finally {
     Deno.removeSync(d.root, { recursive: true });
   }

@@ -17,7 +17,7 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseFlags } from "../core/cli.ts";
 import { writeFileAtomic } from "../core/fsutil.ts";
-import { type BundleManifest, staleBundle } from "../bundle_entry.ts";
+import { type BundleManifest, staleBundle } from "../sys/bundle.ts";
 import { fileStamp } from "../sys/stamp.ts";
 import { stripAnsi } from "./compile.ts";
 

@@ -28,7 +28,7 @@ import {
   STAT_SIZE,
   strerror,
 } from "../ffi/libc.ts";
-import { sha256 } from "../core/sha256.ts";
+import { keyDigest } from "../core/names.ts";
 import { sleepSync } from "../core/time.ts";
 
 /** How long a call waits for another call on the same attachment by default. */
@@ -65,8 +65,7 @@ export class AttachmentLock {
    */
   static acquire(dir: string, key: string, timeoutMs: number = DEFAULT_LOCK_TIMEOUT_MS): AttachmentLock {
     Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const hex = Array.from(sha256(new TextEncoder().encode(key)).slice(0, 16), (b) => b.toString(16).padStart(2, "0"))
-      .join("");
+    const hex = Array.from(keyDigest(key).slice(0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
     const path = `${dir}/${hex}.lock`;
     const deadline = performance.now() + timeoutMs;
     for (let wait = 1;; wait = Math.min(wait * 2, 50)) {

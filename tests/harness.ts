@@ -17,6 +17,7 @@ export const PROGRAM_ENTRIES = [
   "mod.ts",
   "commands.ts",
   "bundle_entry.ts",
+  "version_entry.ts",
   "deno.json",
   "bin",
   "core",

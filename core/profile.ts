@@ -1,0 +1,75 @@
+/**
+ * Where a CNI call spends its time, phase by phase, for `PODNET_PROFILE=1`
+ * (scripts/profile_cni.ts reads it). `mark` costs one boolean test when
+ * profiling is off, so the marks stay in the code on the hot path.
+ *
+ * Times are `performance.now()` (milliseconds since Deno's time origin, the
+ * runtime's start); the launcher passes the wall-clock nanoseconds it started
+ * at (`PODNET_PROFILE_T0`), so the report also covers the runtime's own
+ * start-up before the first line of podnet ran.
+ *
+ * @module
+ */
+
+let on = false;
+const marks: [string, number][] = [];
+/** Resident set size (KiB) at each mark, read from /proc/self/status: where memory grows. */
+const rss: number[] = [];
+
+function rssKiB(): number {
+  return Number(/^VmRSS:\s+(\d+)/m.exec(Deno.readTextFileSync("/proc/self/status"))?.[1] ?? 0);
+}
+
+/** Starts recording (the first mark, `start`, is the moment podnet's code began to run). */
+export function profileStart(startedAt: number): void {
+  on = true;
+  marks.length = 0;
+  rss.length = 0;
+  marks.push(["start", startedAt]);
+  rss.push(rssKiB());
+}
+
+/** Records that phase `name` ended now. */
+export function mark(name: string): void {
+  if (!on) return;
+  marks.push([name, performance.now()]);
+  rss.push(rssKiB());
+}
+
+/** One phase of a profile: its name, how long it took after the previous mark (ms), and the RSS after it (KiB). */
+export interface Phase {
+  phase: string;
+  ms: number;
+  rssKiB: number;
+}
+
+/** What `profileReport` returns. */
+export interface Profile {
+  /** Launcher start to Deno's time origin (shell, exec, the runtime's own start-up); null without `t0Ns`. */
+  runtimeMs: number | null;
+  /** Deno's time origin to podnet's first line: reading, compiling and evaluating its modules. */
+  loadMs: number;
+  /** RSS (KiB) when podnet's first line ran. */
+  loadRssKiB: number;
+  phases: Phase[];
+}
+
+const round = (x: number): number => Math.round(x * 1000) / 1000;
+
+/** The recorded phases, with the runtime's start-up when the launcher gave its start time `t0Ns` (ns since the epoch). */
+export function profileReport(t0Ns: string | undefined): Profile {
+  const phases: Phase[] = [];
+  for (let i = 1; i < marks.length; i++) {
+    phases.push({ phase: marks[i]![0], ms: round(marks[i]![1] - marks[i - 1]![1]), rssKiB: rss[i] ?? 0 });
+  }
+  const first = marks[0]?.[1] ?? 0;
+  const runtimeMs = t0Ns && /^\d+$/.test(t0Ns)
+    ? round(performance.timeOrigin - Number(BigInt(t0Ns) / 1000n) / 1000)
+    : null;
+  return { runtimeMs, loadMs: round(first), loadRssKiB: rss[0] ?? 0, phases };
+}
+
+/** Whether profiling is on. */
+export function profiling(): boolean {
+  return on;
+}
