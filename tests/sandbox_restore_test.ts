@@ -1,38 +1,17 @@
 /**
- * capture / restore / hook against real kernel state (no runsc): gateway
+ * capture / restore against real kernel state (no runsc): gateway
  * resolution, dependency order, re-resolution, and hostile inputs that must
- * fail with one clear line and change nothing.
+ * fail with one clear line and change nothing. The hook:
+ * tests/sandbox_hook_test.ts.
  */
 
 import assert from "node:assert/strict";
-import { runHook } from "../sandbox/hook.ts";
-import { linkByName, neighList, netnsId, Socket } from "../netlink/mod.ts";
-import { sendProbe } from "../netlink/mod.ts";
-import { ip, ipJson, type World, world } from "./harness.ts";
-import { calicoPod, HOST_IF, kernelState, podnet, type PodWorld } from "../lab/sandbox.ts";
+import { linkByName, neighList, sendProbe, Socket } from "../netlink/mod.ts";
+import { ip, ipJson, world } from "./harness.ts";
+import { calicoPod, kernelState, permanent, podnet } from "../lab/sandbox.ts";
 
 function snapshotOf(link: Record<string, unknown>): string {
   return JSON.stringify({ schema: "podnet.capture/v1", capturedAt: "2026-01-01T00:00:00Z", links: [link] });
-}
-
-/** A process whose netns is `path` (the "sandbox pid" a runtime would pass); killed by PID at clean-up. */
-async function sleeperIn(w: World, path: string): Promise<number> {
-  const child = new Deno.Command("nsenter", { args: [`--net=${path}`, "sleep", "120"], stdout: "null", stderr: "null" })
-    .spawn();
-  w.defer(async () => {
-    child.kill("SIGKILL");
-    await child.status;
-  });
-  const want = netnsId(path);
-  for (let i = 0; i < 200 && netnsId(`/proc/${child.pid}/ns/net`) !== want; i++) {
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  assert.equal(netnsId(`/proc/${child.pid}/ns/net`), want, "sleeper never entered the netns");
-  return child.pid;
-}
-
-function permanent(ns: string): [string, string][] {
-  return ipJson(ns, "neigh", "show").filter((n) => n.state.includes("PERMANENT")).map((n) => [n.dst, n.lladdr]);
 }
 
 // ------------------------------------------------------------------ capture
@@ -314,180 +293,4 @@ Deno.test("restore names the link it cannot find", async () => {
   const r = await podnet(["restore", "--from", "-", "--netns", pw.podPath], text);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /link eth7 \(02:00:00:00:00:07\) not found in \/run\/netns\/pnt-/);
-});
-
-// ------------------------------------------------------------------ hook
-
-function state(pid: number | undefined, annotations: Record<string, string> = {}): string {
-  return JSON.stringify({ ociVersion: "1.0.2", id: "ctr1", status: "created", pid, bundle: "/x", annotations });
-}
-
-Deno.test("hook: a state without pid fails with one clear line", async () => {
-  const r = await podnet(["hook", "--link-netns", "/run/netns/nothing"], state(undefined));
-  assert.equal(r.code, 1);
-  assert.equal(
-    r.stderr,
-    "podnet hook: container ctr1: state has no pid; run podnet hook as a prestart or createRuntime hook, when the sandbox exists\n",
-  );
-});
-
-function hookWorld(w: World, alias?: string): PodWorld & { q: string } {
-  const pw = calicoPod(w, alias ? { alias } : {});
-  ip(pw.pod, "neigh", "replace", "169.254.1.1", "lladdr", pw.host.mac, "dev", "eth0", "nud", "permanent");
-  return { ...pw, q: w.netns("q") };
-}
-
-Deno.test("hook: annotations at /proc/1/ns/net, outside the allowed dir, or with no allowed dir are refused; nothing changes", async () => {
-  await using w = world();
-  const hw = hookWorld(w, "podnet-test/ctr1/eth0");
-  const pid = await sleeperIn(w, w.path(hw.q));
-  const allowed = w.tempDir();
-  const before = [kernelState(hw.pod), kernelState(hw.q)];
-  const cases: [string[], Record<string, string>, RegExp][] = [
-    [
-      ["--allowed-netns-dir", allowed],
-      { "podnet.io/link-netns": "/proc/1/ns/net" },
-      /^podnet hook: refusing annotation podnet\.io\/link-netns="\/proc\/1\/ns\/net": (not under|cannot resolve)/,
-    ],
-    [
-      ["--allowed-netns-dir", allowed],
-      { "podnet.io/link-netns": hw.podPath },
-      /refusing annotation podnet\.io\/link-netns=.*: not under/,
-    ],
-    [["--allowed-netns-dir", allowed], { "podnet.io/link-netns": `${allowed}/../../..${hw.podPath}` }, /not under/],
-    [[], { "podnet.io/link-netns": hw.podPath }, /the operator gave no --allowed-netns-dir/],
-    [
-      [],
-      { "podnet.io/ifname": "eth0" },
-      /refusing annotation podnet\.io\/ifname: the operator gave no --allowed-netns-dir/,
-    ],
-  ];
-  for (const [flags, ann, pattern] of cases) {
-    const r = await podnet(["hook", ...flags], state(pid, ann));
-    assert.equal(r.code, 1, JSON.stringify(ann));
-    assert.match(r.stderr, pattern);
-    assert.equal(r.stderr.split("\n").length, 2, "one line");
-  }
-  assert.deepEqual([kernelState(hw.pod), kernelState(hw.q)], before);
-});
-
-Deno.test("hook: an annotation under the allowed dir is honoured and moves the podnet pod end into the sandbox", async () => {
-  await using w = world();
-  const hw = hookWorld(w, "podnet-test/ctr1/eth0");
-  const pid = await sleeperIn(w, w.path(hw.q));
-  runHook(JSON.parse(state(pid, { "podnet.io/link-netns": hw.podPath })), {
-    allowedNetnsDir: "/run/netns",
-    selfNetns: hw.nodePath,
-  });
-  assert.deepEqual(ipJson(hw.pod, "link", "show").map((l) => l.ifname), ["lo"]);
-  assert.deepEqual(ipJson(hw.q, "-4", "addr", "show", "eth0")[0].addr_info.map((a: { local: string }) => a.local), [
-    "10.9.0.5",
-  ]);
-  assert.deepEqual(permanent(hw.q), [["169.254.1.1", hw.host.mac]]);
-});
-
-Deno.test("hook: an annotation naming another container's pod netns is refused, nothing moves", async () => {
-  await using w = world();
-  const hw = hookWorld(w, "podnet-test/other-pod/eth0"); // a genuine podnet pod end, of another container
-  const pid = await sleeperIn(w, w.path(hw.q));
-  assert.throws(
-    () =>
-      runHook(JSON.parse(state(pid, { "podnet.io/link-netns": hw.podPath })), {
-        allowedNetnsDir: "/run/netns",
-        selfNetns: hw.nodePath,
-        ifnames: [],
-      }),
-    /refusing to move eth0 from \S+ \(named by annotation podnet\.io\/link-netns\): it belongs to container other-pod, not ctr1/,
-  );
-  assert.deepEqual(ipJson(hw.pod, "link", "show").map((l) => l.ifname), ["lo", "eth0"]);
-  assert.deepEqual(ipJson(hw.q, "link", "show").map((l) => l.ifname), ["lo"]);
-});
-
-Deno.test("hook: refuses to move a link that is not the pod end of a podnet veth, unless the operator names it", async () => {
-  await using w = world();
-  const hw = hookWorld(w); // host end without podnet's alias
-  const pid = await sleeperIn(w, w.path(hw.q));
-  const st = JSON.parse(state(pid));
-  assert.throws(
-    () => runHook(st, { linkNetns: hw.podPath, selfNetns: hw.nodePath }),
-    /refusing to move eth0 from \/run\/netns\/pnt-\S+: it is not the pod end of a podnet veth/,
-  );
-  assert.deepEqual(ipJson(hw.pod, "link", "show").map((l) => l.ifname), ["lo", "eth0"]);
-  ip(hw.node, "link", "set", HOST_IF, "alias", "other/ctr1/eth1"); // podnet's form, but for another ifname
-  assert.throws(
-    () => runHook(st, { linkNetns: hw.podPath, selfNetns: hw.nodePath }),
-    /not the pod end of a podnet veth/,
-  );
-  runHook(st, { linkNetns: hw.podPath, selfNetns: hw.nodePath, ifnames: ["eth0"] });
-  assert.deepEqual(ipJson(hw.pod, "link", "show").map((l) => l.ifname), ["lo"]);
-  assert.deepEqual(permanent(hw.q), [["169.254.1.1", hw.host.mac]]);
-});
-
-Deno.test("hook: a veth whose ifindexes mirror a podnet pod end but whose peer lives elsewhere is refused (nsid check)", async () => {
-  await using w = world();
-  const hw = hookWorld(w, "podnet-test/ctr1/eth0");
-  const podEnd = ipJson(hw.pod, "link", "show", "eth0")[0];
-  // A decoy in another netns L: eth0 with the pod end's ifindex, its peer (in Z) with the host end's.
-  // Ifindexes alone cannot tell it from the real pod end; only the peer's netns id can.
-  const l = w.netns("decoy"), z = w.netns("z");
-  ip(
-    l,
-    "link",
-    "add",
-    "eth0",
-    "index",
-    String(podEnd.ifindex),
-    "type",
-    "veth",
-    "peer",
-    "name",
-    "zz",
-    "netns",
-    z,
-    "index",
-    String(hw.host.index),
-  );
-  ip(l, "link", "set", "eth0", "up");
-  const pid = await sleeperIn(w, w.path(hw.q));
-  assert.throws(
-    () => runHook(JSON.parse(state(pid)), { linkNetns: w.path(l), selfNetns: hw.nodePath }),
-    /refusing to move eth0 from \/run\/netns\/pnt-\S+: it is not the pod end of a podnet veth/,
-  );
-  assert.deepEqual(ipJson(l, "link", "show").map((x) => x.ifname), ["lo", "eth0"]);
-  assert.deepEqual(ipJson(hw.q, "link", "show").map((x) => x.ifname), ["lo"]);
-  // The genuine pod end is still taken.
-  runHook(JSON.parse(state(pid)), { linkNetns: hw.podPath, selfNetns: hw.nodePath });
-  assert.deepEqual(ipJson(hw.q, "link", "show").map((x) => x.ifname), ["lo", "eth0"]);
-});
-
-Deno.test("hook: refuses the node's own netns as target or link source", async () => {
-  await using w = world();
-  const hw = hookWorld(w, "podnet-test/ctr1/eth0");
-  const inNode = await sleeperIn(w, hw.nodePath);
-  const inQ = await sleeperIn(w, w.path(hw.q));
-  const opts = { linkNetns: hw.podPath, selfNetns: hw.nodePath };
-  assert.throws(
-    () => runHook(JSON.parse(state(inNode)), opts),
-    /refusing container ctr1 netns \/proc\/\d+\/ns\/net: it is the node's own netns/,
-  );
-  assert.throws(
-    () => runHook(JSON.parse(state(inQ)), { linkNetns: hw.nodePath, selfNetns: hw.nodePath }),
-    /refusing link netns \S+: it is the node's own netns/,
-  );
-  assert.throws(
-    () => runHook(JSON.parse(state(1)), opts),
-    /container ctr1 netns \/proc\/1\/ns\/net(?: cannot be opened|: it is PID 1's netns|: it is the node's own)/,
-  );
-  assert.deepEqual(ipJson(hw.pod, "link", "show").map((l) => l.ifname), ["lo", "eth0"]);
-});
-
-Deno.test("hook without --link-netns pins the sandbox netns's own gateway neighbors in place", async () => {
-  await using w = world();
-  const pw = calicoPod(w);
-  ip(pw.pod, "neigh", "replace", "169.254.1.1", "lladdr", pw.host.mac, "dev", "eth0", "nud", "reachable");
-  const pid = await sleeperIn(w, pw.podPath);
-  const before = ipJson(pw.pod, "route", "show");
-  runHook(JSON.parse(state(pid)), { selfNetns: pw.nodePath });
-  assert.deepEqual(permanent(pw.pod), [["169.254.1.1", pw.host.mac]]);
-  assert.deepEqual(ipJson(pw.pod, "route", "show"), before);
 });
