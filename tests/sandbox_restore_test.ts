@@ -1,14 +1,14 @@
 /**
  * capture / restore against real kernel state (no runsc): gateway
- * resolution, dependency order, re-resolution, and hostile inputs that must
- * fail with one clear line and change nothing. The hook:
- * tests/sandbox_hook_test.ts.
+ * resolution, dependency order, re-resolution, hostile inputs that must fail
+ * with one clear line and change nothing, and the roll-back of a restore that
+ * moved a link and then failed. The hook: tests/sandbox_hook_test.ts.
  */
 
 import assert from "node:assert/strict";
 import { linkByName, neighList, sendProbe, Socket } from "../netlink/mod.ts";
-import { ip, ipJson, world } from "./harness.ts";
-import { calicoPod, kernelState, permanent, podnet } from "../lab/sandbox.ts";
+import { ip, ipJson, run, runAsync, world } from "./harness.ts";
+import { calicoPod, kernelState, NODE_IP, permanent, PODNET, podnet, type PodWorld } from "../lab/sandbox.ts";
 
 function snapshotOf(link: Record<string, unknown>): string {
   return JSON.stringify({ schema: "podnet.capture/v1", capturedAt: "2026-01-01T00:00:00Z", links: [link] });
@@ -228,39 +228,144 @@ Deno.test("restore refuses malformed snapshots with one clear line and changes n
   assert.deepEqual(kernelState(pw.pod), before);
 });
 
-Deno.test("a restore that fails after moving the link moves it back, configured, and names the failed route", async () => {
-  await using w = world();
-  const pw = calicoPod(w);
-  const q = w.netns("q");
-  // IPv4 view: the IPv6 link-local address comes back asynchronously (with carrier) after a move, and so do the
-  // link's NO-CARRIER flag and operstate (the kernel's linkwatch settles them up to a second later).
-  const v4 = (): unknown => [
-    ipJson(pw.pod, "-4", "addr", "show").map((l) => [l.ifname, l.mtu, l.address, l.addr_info]),
-    ipJson(pw.pod, "-4", "route", "show"),
-    permanent(pw.pod),
-  ];
-  const before = v4();
-  const text = snapshotOf({
+/**
+ * The pod as a CNI attachment leaves it, plus what a roll-back must not lose:
+ * dual-stack, both gateways pinned, accept_dad=0, an MTU of its own, a static
+ * route with a metric and a route in another table.
+ */
+function sourcePod(w: Parameters<typeof calicoPod>[0]): PodWorld {
+  const pw = calicoPod(w, { hostOwnsGateway: true, dualStack: true });
+  for (const gw of ["169.254.1.1", "fe80::1"]) {
+    ip(pw.pod, "neigh", "replace", gw, "lladdr", pw.host.mac, "dev", "eth0", "nud", "permanent");
+  }
+  ip(pw.pod, "link", "set", "eth0", "mtu", "1400");
+  ip(pw.pod, "route", "add", "10.77.0.0/16", "via", "169.254.1.1", "dev", "eth0", "proto", "static", "metric", "7");
+  ip(pw.pod, "route", "add", "default", "via", "169.254.1.1", "dev", "eth0", "table", "100");
+  return pw;
+}
+
+/** Everything of the pod's eth0 a roll-back must return, as `ip -j` and /proc/sys show it. */
+function podState(pw: PodWorld): unknown {
+  const sysctl = (k: string): string => run("nsenter", [`--net=${pw.podPath}`, "cat", `/proc/sys/net/${k}`]).trim();
+  return {
+    ...kernelState(pw.pod),
+    // Carrier flags settle asynchronously after a move (see kernelState): name, MAC, MTU, admin state.
+    link: ipJson(pw.pod, "link", "show", "eth0").map((l) => [l.ifname, l.address, l.mtu, l.flags.includes("UP")]),
+    table100: ipJson(pw.pod, "route", "show", "table", "100"),
+    sysctls: ["ipv6/conf/eth0/accept_dad", "ipv6/conf/eth0/disable_ipv6", "ipv4/conf/eth0/forwarding"].map(sysctl),
+  };
+}
+
+/** The pod pings its node (IPv4) and its gateway (IPv6 link-local) through eth0. */
+async function podPings(pw: PodWorld): Promise<void> {
+  for (const dst of [NODE_IP, "fe80::1%eth0"]) {
+    const r = await runAsync("nsenter", [`--net=${pw.podPath}`, "ping", "-c", "3", "-i", "0.2", "-W", "2", dst]);
+    assert.equal(r.code, 0, `ping ${dst} from the pod: ${r.stdout}${r.stderr}`);
+  }
+}
+
+function eth0Of(pw: PodWorld, link: Record<string, unknown>): string {
+  return snapshotOf({
     name: "eth0",
     mac: ipJson(pw.pod, "link", "show", "eth0")[0].address,
     mtu: 1500,
-    addresses: [{ cidr: "10.9.0.5/32" }],
-    routes: [
-      { dst: "169.254.1.1/32" },
-      { dst: "0.0.0.0/0", gateway: "169.254.1.1" },
-      { dst: "10.60.0.0/16", gateway: "169.254.1.1", src: "10.99.99.99" }, // not a local address: EINVAL
-    ],
-    neighbors: [],
+    addresses: [{ cidr: "10.9.0.5/32" }, { cidr: "fd00:9::5/128" }],
+    routes: [{ dst: "169.254.1.1/32" }, { dst: "0.0.0.0/0", gateway: "169.254.1.1" }, {
+      dst: "::/0",
+      gateway: "fe80::1",
+    }],
+    neighbors: [{ ip: "169.254.1.1", mac: "02:00:00:00:00:99" }, { ip: "fe80::1", mac: "02:00:00:00:00:99" }],
+    ...link,
   });
-  const r = await podnet(["restore", "--from", "-", "--netns", w.path(q), "--link-netns", pw.podPath], text);
-  assert.equal(r.code, 1);
-  assert.match(
-    r.stderr,
-    /restore eth0 in \S+: route replace 10\.60\.0\.0\/16 via 169\.254\.1\.1 .*rolled back: eth0 moved back/,
-  );
-  assert.deepEqual(ipJson(q, "link", "show").map((l) => l.ifname), ["lo"]);
-  assert.deepEqual(v4(), before);
+}
+
+Deno.test("restore --link-netns refuses, before moving anything, what the kernel would refuse late; the pod still reaches its node", async () => {
+  await using w = world();
+  const pw = sourcePod(w);
+  const q = w.netns("q");
+  const busy = w.netns("busy"); // already has an eth0
+  ip(busy, "link", "add", "eth0", "type", "ifb");
+  const nov6 = w.netns("nov6"); // IPv6 off for links that arrive
+  run("nsenter", [`--net=${w.path(nov6)}`, "sh", "-c", "echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6"]);
+  const before = podState(pw);
+  const cases: [string, string, string, RegExp][] = [
+    ["named lo", q, eth0Of(pw, { name: "lo" }), /restore lo in \S+: the target already has a link named lo$/],
+    ["name taken", busy, eth0Of(pw, {}), /restore eth0 in \S+: the target already has a link named eth0$/],
+    ["IPv6 off", nov6, eth0Of(pw, {}), /restore eth0 in \S+: the snapshot has IPv6 but IPv6 is disabled there/],
+    [
+      "route src",
+      q,
+      eth0Of(pw, { routes: [{ dst: "10.60.0.0/16", gateway: "169.254.1.1", src: "10.99.99.99" }] }),
+      /route 10\.60\.0\.0\/16 via 169\.254\.1\.1: source 10\.99\.99\.99 is no address of the snapshot or the target$/,
+    ],
+    [
+      "own gateway",
+      q,
+      eth0Of(pw, { routes: [{ dst: "10.61.0.0/16", gateway: "10.9.0.5" }] }),
+      /route 10\.61\.0\.0\/16 via 10\.9\.0\.5: the gateway is the link's own address$/,
+    ],
+    [
+      "IPv6 under MTU 1280",
+      q,
+      eth0Of(pw, { mtu: 1279, addresses: [{ cidr: "10.9.0.5/32" }], routes: [{ dst: "::/0", gateway: "fe80::1" }] }),
+      /links\[0\]\.routes\[0\]\.dst: is IPv6 on a link of MTU 1279, below IPv6's minimum of 1280$/,
+    ],
+  ];
+  for (const [what, target, text, pattern] of cases) {
+    const targetBefore = kernelState(target.slice(target.lastIndexOf("/") + 1));
+    const r = await podnet(["restore", "--from", "-", "--netns", w.path(target), "--link-netns", pw.podPath], text);
+    assert.equal(r.code, 1, what);
+    assert.match(r.stderr.trim(), pattern, what);
+    assert.equal(r.stderr.trim().split("\n").length, 1, `${what}: one line`);
+    assert.deepEqual(podState(pw), before, `${what}: the pod is as it was`);
+    assert.deepEqual(kernelState(target), targetBefore, `${what}: the target is as it was`);
+  }
+  await podPings(pw);
 });
+
+Deno.test("restore --link-netns that fails late, at any step, puts the link back exactly as it was: the pod pings its node", async () => {
+  await using w = world();
+  const pw = sourcePod(w);
+  const q = w.netns("q");
+  await podPings(pw);
+  const before = podState(pw);
+  const text = eth0Of(pw, {
+    name: "pod0",
+    routes: [{ dst: "169.254.1.1/32" }, { dst: "0.0.0.0/0", gateway: "169.254.1.1" }, {
+      dst: "10.60.0.0/16",
+      gateway: "169.254.1.1",
+    }],
+  });
+  for (const step of ["move", "link", "addresses", "routes", "neighbors"]) {
+    const r = await runAsync(PODNET, ["restore", "--from", "-", "--netns", w.path(q), "--link-netns", pw.podPath], {
+      stdin: text,
+      env: { PODNET_TEST_SEAMS: "1", PODNET_TEST_FAIL_AT: `restore:${step}` },
+    });
+    assert.equal(r.code, 1, step);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^podnet restore: restore pod0 in \\S+: injected failure after step ${step} \\(PODNET_TEST_FAIL_AT\\) \\(rolled back: eth0 is back in \\S+ as it was\\)\n$`,
+      ),
+      step,
+    );
+    assert.deepEqual(links(q), ["lo"], step);
+    assert.deepEqual(podState(pw), before, `after a failure at ${step}, the pod is exactly as it was`);
+    await podPings(pw);
+  }
+  // The seam is inert without PODNET_TEST_SEAMS: the same restore succeeds, with the snapshot's name and MTU.
+  const ok = await runAsync(PODNET, ["restore", "--from", "-", "--netns", w.path(q), "--link-netns", pw.podPath], {
+    stdin: text,
+    env: { PODNET_TEST_FAIL_AT: "restore:routes" },
+  });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.deepEqual(ipJson(q, "link", "show", "pod0").map((l) => l.mtu), [1500]);
+  assert.deepEqual(links(pw.pod), ["lo"]);
+});
+
+function links(ns: string): string[] {
+  return ipJson(ns, "link", "show").map((l) => l.ifname);
+}
 
 Deno.test("restore finds the link by MAC under another name, moves it and gives it the snapshot's name", async () => {
   await using w = world();
