@@ -261,7 +261,7 @@ export const RESUME_HELP =
   `usage: podnet resume --id ID --image-dir DIR --bundle DIR --log FILE --pod-netns PATH --runsc-root DIR
                      [--ifname NAME] [--snapshot FILE] [--same-address] [--sandbox-netns PATH | --hook]
                      [--hook-bin PATH] [--gateway-timeout-ms N] [--empty-dir DIR] [--runsc PATH] [--runsc-flag F]...
-       podnet resume --addresses --image-dir DIR [--snapshot FILE] [--ifname NAME]
+       podnet resume --addresses (--image-dir DIR | --snapshot FILE) [--ifname NAME]
 
 On the target node, in the node's netns: carries a checkpointed gVisor sandbox (podnet checkpoint)
 on in a new pod the runtime has attached (CNI ADD; to keep the addresses, ask IPAM for those
@@ -317,13 +317,13 @@ export async function resumeCommand(args: string[], io: Io): Promise<number> {
   }
   const ifname = str(values, "ifname") ?? "eth0";
   if (!validIfname(ifname)) throw new UsageError("podnet resume: --ifname is not an interface name");
-  const imageDir = required(values, "image-dir");
   const snapshot = str(values, "snapshot");
   if (values.addresses) {
-    const snap = readMoveSnapshot(snapshot ?? `${imageDir}/${SNAPSHOT_FILE}`, ifname);
+    const snap = readMoveSnapshot(snapshot ?? `${required(values, "image-dir")}/${SNAPSHOT_FILE}`, ifname);
     io.stdout(`${JSON.stringify(snapshotAddresses(snap, ifname))}\n`);
     return 0;
   }
+  const imageDir = required(values, "image-dir");
   const id = required(values, "id");
   if (!ID_RE.test(id)) {
     throw new UsageError(`podnet resume: --id is not a container ID (letters, digits, "_", "." and "-")`);

@@ -56,7 +56,10 @@ function address(hex: string): string | null {
       bytes[w * 4 + b] = parseInt(hex.slice(at, at + 2), 16);
     }
   }
-  return formatIp(bytes);
+  // A dual-stack socket's IPv4 peer (::ffff:a.b.c.d) is shown as the IPv4 address it is.
+  const mapped = bytes.length === 16 && bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff &&
+    bytes[11] === 0xff;
+  return formatIp(mapped ? bytes.subarray(12) : bytes);
 }
 
 function endpoint(addr: string, portHex: string): string {
