@@ -166,7 +166,6 @@ function preflight(target: Socket, src: Socket | null, links: SnapshotLink[], op
   const here = linkList(target);
   const there = src ? linkList(src) : [];
   const out: Located[] = [];
-  const ours = new Set<number>();
   for (const want of links) {
     const fail = (why: string): never => {
       throw new SnapshotError(`restore ${want.name}${where(opts.netns)}: ${why}`);
@@ -177,7 +176,6 @@ function preflight(target: Socket, src: Socket | null, links: SnapshotLink[], op
       fail(`link ${want.name} (${want.mac}) not found${where(opts.netns)}${src ? ` nor in ${opts.linkNetns}` : ""}`);
     }
     const link = l!;
-    if (found) ours.add(found.index);
     for (const name of found ? [want.name] : [...new Set([link.name, want.name])]) {
       const clash = here.find((x) => x.name === name && x.index !== found?.index);
       if (clash) fail(`the target already has a link named ${name}`);
@@ -189,7 +187,7 @@ function preflight(target: Socket, src: Socket | null, links: SnapshotLink[], op
   }
   if (!opts.neighborsOnly) {
     const local = new Set(links.flatMap((l) => l.addresses.map((a) => a.cidr.slice(0, a.cidr.indexOf("/")))));
-    for (const a of addrList(target)) if (!ours.has(a.ifindex)) local.add(a.cidr.slice(0, a.cidr.indexOf("/")));
+    for (const a of addrList(target)) local.add(a.cidr.slice(0, a.cidr.indexOf("/")));
     for (const { want } of out) {
       const own = new Set(want.addresses.map((a) => a.cidr.slice(0, a.cidr.indexOf("/"))));
       for (const r of want.routes) {
