@@ -67,6 +67,16 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     (m) => m.hookCommand,
     "OCI prestart/createRuntime hook: capture + restore into the sandbox netns (state on stdin)",
   ),
+  checkpoint: command<typeof import("./sandbox/checkpoint.ts")>(
+    "sandbox/checkpoint.ts",
+    (m) => m.checkpointCommand,
+    "checkpoint a gVisor sandbox to move it: network record, TCP check, runsc checkpoint (docs/resume.md)",
+  ),
+  resume: command<typeof import("./sandbox/resume.ts")>(
+    "sandbox/resume.ts",
+    (m) => m.resumeCommand,
+    "carry a checkpointed sandbox on in a new pod: gateways re-resolved here, restore, runsc restore",
+  ),
   install: command<typeof import("./ops/install_cmd.ts")>(
     "ops/install_cmd.ts",
     (m) => m.installCommand,

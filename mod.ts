@@ -1,8 +1,9 @@
 /**
  * podnet's public library API: the agent API (`attach`/`detach` a pod with
  * known addresses), the typed netlink layer (links, addresses, routes,
- * neighbors, sysctls, network namespaces) over libnl-3 via Deno FFI, capture
- * and restore of pod networks, and version facts.
+ * neighbors, sysctls, network namespaces) over libnl-3 via Deno FFI, the
+ * sandbox tools (capture, restore, checkpoint and resume of gVisor sandboxes)
+ * and version facts.
  *
  * Everything returns plain values and throws `NetlinkError` (with `notFound`,
  * `exists` and `transient` to branch on) — no C pointer escapes a call.
@@ -67,6 +68,21 @@
  * restoreSnapshot(snap, { netns: "/proc/4242/ns/net", linkNetns: "/run/netns/pod1" });
  * ```
  *
+ * @example Move a gVisor sandbox to a new pod (docs/resume.md): checkpoint on one node, resume on another
+ * ```ts ignore
+ * import { checkpoint, resume } from "./mod.ts";
+ *
+ * const runtime = { root: "/run/runsc", emptyDir: "/run/podnet/empty" }; // runsc as this node runs it
+ * // Source node: refuses while the sandbox holds a TCP connection (this runsc would kill it).
+ * await checkpoint({ runtime, id: "web-1", imageDir: "/var/lib/move/web-1", snapshot: "/run/podnet/capture/web-1-eth0.json" });
+ * // Target node, after the runtime attached the new pod: gateways re-resolved here, then runsc restore.
+ * const report = await resume({
+ *   runtime, id: "web-1", imageDir: "/var/lib/move/web-1", bundle: "/run/bundles/web-1", log: "/var/log/web-1.log",
+ *   podNetns: "/run/netns/web-1b", sameAddress: true,
+ * });
+ * console.log([...report.pinned]); // [["169.254.1.1", "<this node's host end MAC>"], …]
+ * ```
+ *
  * @module
  */
 
@@ -92,5 +108,15 @@ export {
 } from "./cni/attach.ts";
 export { captureNetns, type CaptureOptions } from "./sandbox/capture.ts";
 export { type RestoredLink, type RestoreOptions, restoreSnapshot } from "./sandbox/restore.ts";
+export {
+  checkpoint,
+  CheckpointError,
+  type CheckpointOptions,
+  type CheckpointReport,
+  SNAPSHOT_FILE,
+} from "./sandbox/checkpoint.ts";
+export { resume, ResumeError, type ResumeOptions, type ResumeReport } from "./sandbox/resume.ts";
+export { type Plan, planRestore } from "./sandbox/plan.ts";
+export type { RunscConfig } from "./sandbox/runsc.ts";
 export { CNI_VERSIONS, VERSION } from "./core/constants.ts";
 export { type VersionInfo, versionInfo, versionLine } from "./ops/version.ts";

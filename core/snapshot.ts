@@ -131,26 +131,33 @@ function validateLink(v: unknown, path: string): SnapshotLink {
     routes: [],
     neighbors: [],
   };
+  // Below IPv6's minimum MTU the kernel disables IPv6 on the link: no IPv6 address, route or neighbor restores there.
+  const noV6 = (p: string, family: Family): void => {
+    if (family === 6 && link.mtu < MTU_MIN) {
+      fail(p, `is IPv6 on a link of MTU ${link.mtu}, below IPv6's minimum of ${MTU_MIN}`);
+    }
+  };
   const seen = new Set<string>();
   array(o.addresses, `${path}.addresses`, LIMITS.addressesPerLink).forEach((a, i) => {
     const p = `${path}.addresses[${i}]`;
     const c = cidr(object(a, p, { required: ["cidr"], strict: true }).cidr, `${p}.cidr`);
     if (seen.has(c.text)) fail(`${p}.cidr`, `duplicate address ${c.text}`);
-    // Below IPv6's minimum MTU the kernel disables IPv6 on the link: such an address could never be restored.
-    if (c.family === 6 && link.mtu < MTU_MIN) {
-      fail(`${p}.cidr`, `is IPv6 on a link of MTU ${link.mtu}, below IPv6's minimum of ${MTU_MIN}`);
-    }
+    noV6(`${p}.cidr`, c.family);
     seen.add(c.text);
     link.addresses.push({ cidr: c.text });
   });
   array(o.routes, `${path}.routes`, LIMITS.routesPerLink).forEach((r, i) => {
-    link.routes.push(validateRoute(r, `${path}.routes[${i}]`));
+    const route = validateRoute(r, `${path}.routes[${i}]`);
+    noV6(`${path}.routes[${i}].dst`, route.dst.includes(":") ? 6 : 4);
+    link.routes.push(route);
   });
   const ips = new Set<string>();
   array(o.neighbors, `${path}.neighbors`, LIMITS.neighborsPerLink).forEach((n, i) => {
     const p = `${path}.neighbors[${i}]`;
     const no = object(n, p, { required: ["ip", "mac"], strict: true });
-    const addr = ip(no.ip, `${p}.ip`).text;
+    const parsed = ip(no.ip, `${p}.ip`);
+    noV6(`${p}.ip`, parsed.family);
+    const addr = parsed.text;
     if (ips.has(addr)) fail(`${p}.ip`, `duplicate neighbor ${addr}`);
     ips.add(addr);
     link.neighbors.push({ ip: addr, mac: mac(no.mac, `${p}.mac`) });

@@ -84,6 +84,19 @@ Deno.test("bad interface names and MTUs are refused", () => {
   rejects((s) => (s.links[0]!.mtu = 67), /links\[0\]\.mtu: 67 is below 68/);
   // IPv6 is disabled on a link below 1280: its IPv6 address could never be restored.
   rejects((s) => (s.links[0]!.mtu = 1279), /addresses\[1\]\.cidr: is IPv6 on a link of MTU 1279/);
+  // ...nor an IPv6 route or neighbor: the restore would fail late, after moving the link.
+  const v4only = (s: Snapshot): void => {
+    s.links[0]!.mtu = 1279;
+    s.links[0]!.addresses = s.links[0]!.addresses.filter((a) => !a.cidr.includes(":"));
+  };
+  rejects((s) => {
+    v4only(s);
+    s.links[0]!.neighbors = s.links[0]!.neighbors.filter((n) => !n.ip.includes(":"));
+  }, /routes\[\d+\]\.dst: is IPv6 on a link of MTU 1279, below IPv6's minimum of 1280/);
+  rejects((s) => {
+    v4only(s);
+    s.links[0]!.routes = s.links[0]!.routes.filter((r) => !r.dst.includes(":"));
+  }, /neighbors\[\d+\]\.ip: is IPv6 on a link of MTU 1279/);
   assert.equal(
     validateSnapshot({
       ...good(),

@@ -1,7 +1,8 @@
 /**
  * Worlds for the sandbox tests: a "node" netns and a Calico-style pod netns
- * joined by a veth built with podnet's own netlink layer, plus a runner for
- * real gVisor (runsc) containers with a busybox-static rootfs.
+ * joined by a veth built with podnet's own netlink layer, OCI bundles with a
+ * busybox-static rootfs, and a runner for real gVisor (runsc) containers
+ * through podnet's runsc adapter (sandbox/runsc.ts).
  *
  * Pod: eth0 with 10.9.0.5/32 (+ fd00:9::5/128 when dual-stack), a scope-link
  * route to 169.254.1.1 and the default route via it (and via fe80::1).
@@ -18,13 +19,14 @@ import {
   type Link,
   linkAddVeth,
   linkSet,
+  netnsId,
   routeAdd,
   Socket,
   sysctlWrite,
   withNetns,
 } from "../netlink/mod.ts";
-import { ip, type Ran, runAsync, type World } from "./world.ts";
-import { makeBundle, runscArgv } from "../scripts/resume.ts";
+import { ip, ipJson, type Ran, runAsync, type World } from "./world.ts";
+import { runsc as runscCall, type RunscConfig, runscDelete } from "../sandbox/runsc.ts";
 
 export const POD_IP = "10.9.0.5";
 export const POD_IP6 = "fd00:9::5";
@@ -111,11 +113,81 @@ export function kernelState(ns: string): any {
   };
 }
 
+/**
+ * Writes an OCI bundle with a busybox-static rootfs running `args`, joining
+ * the netns at `netns` (null: runsc makes a new, empty one), with optional
+ * prestart hooks.
+ */
+export function makeBundle(
+  dir: string,
+  args: string[],
+  netns: string | null,
+  prestart: { path: string; args: string[] }[] = [],
+): void {
+  Deno.mkdirSync(`${dir}/rootfs/bin`, { recursive: true });
+  Deno.mkdirSync(`${dir}/rootfs/proc`, { recursive: true });
+  Deno.copyFileSync("/bin/busybox", `${dir}/rootfs/bin/busybox`);
+  const caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW"];
+  const config = {
+    ociVersion: "1.0.0",
+    process: {
+      user: { uid: 0, gid: 0 },
+      args,
+      env: ["PATH=/bin"],
+      cwd: "/",
+      capabilities: { bounding: caps, effective: caps, permitted: caps },
+      terminal: false,
+    },
+    root: { path: "rootfs", readonly: true },
+    hostname: "podnet",
+    mounts: [{ destination: "/proc", type: "proc", source: "proc" }],
+    linux: {
+      namespaces: [
+        { type: "pid" },
+        { type: "ipc" },
+        { type: "uts" },
+        { type: "mount" },
+        netns === null ? { type: "network" } : { type: "network", path: netns },
+      ],
+    },
+    ...(prestart.length > 0 ? { hooks: { prestart: prestart.map((h) => ({ ...h, timeout: 30 })) } } : {}),
+  };
+  Deno.writeTextFileSync(`${dir}/config.json`, JSON.stringify(config, null, 2));
+}
+
+/**
+ * A process whose netns is `path` (the "sandbox pid" a runtime would pass to
+ * a hook); killed by PID at clean-up. Never a process of the root netns.
+ */
+export async function sleeperIn(w: World, path: string): Promise<number> {
+  const child = new Deno.Command("nsenter", { args: [`--net=${path}`, "sleep", "120"], stdout: "null", stderr: "null" })
+    .spawn();
+  w.defer(async () => {
+    child.kill("SIGKILL");
+    await child.status;
+  });
+  const want = netnsId(path);
+  for (let i = 0; i < 200; i++) {
+    try {
+      if (netnsId(`/proc/${child.pid}/ns/net`) === want) return child.pid;
+    } catch {
+      // not started yet
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`sleeper ${child.pid} never entered ${path}`);
+}
+
+/** The PERMANENT neighbors of a netns (by name) as [ip, mac]. */
+export function permanent(ns: string): [string, string][] {
+  return ipJson(ns, "neigh", "show").filter((n) => n.state.includes("PERMANENT")).map((n) => [n.dst, n.lladdr]);
+}
+
 let seq = 0;
 
 /** Options for `runsc`. */
 export interface RunscOptions {
-  /** Netns the runtime itself runs in (`nsenter --net=`). */
+  /** Netns the runtime itself runs in. */
   runtimeNetns: string;
   /** The container's network namespace: a path to join, or null for a new empty one. */
   containerNetns: string | null;
@@ -123,32 +195,29 @@ export interface RunscOptions {
   args: string[];
   /** OCI prestart hooks. */
   prestart?: { path: string; args: string[] }[];
+  /** Container ID (default a fresh `pnt-…` one). */
+  id?: string;
+}
+
+/** A fresh container ID for `runsc` (so a test can name it in an alias first). */
+export function containerId(w: World): string {
+  return `pnt-${w.id}-${seq++}`;
 }
 
 /**
  * Runs one runsc container to completion (`runsc run`) and returns its
- * output, with the old-runsc workarounds of `runscArgv`. Cleaned up with
- * `runsc delete -force` by the world, also on failure.
+ * output. Cleaned up with `runsc delete -force` by the world, also on failure.
  */
 export async function runsc(w: World, o: RunscOptions): Promise<Ran> {
-  const root = w.tempDir(), bundle = w.tempDir(), empty = w.tempDir();
-  const id = `pnt-${w.id}-${seq++}`;
+  const cfg: RunscConfig = { root: w.tempDir(), emptyDir: w.tempDir(), netns: o.runtimeNetns };
+  const bundle = w.tempDir();
+  const id = o.id ?? containerId(w);
   makeBundle(bundle, o.args, o.containerNetns, o.prestart);
-  const rt = { root, nodeNetns: o.runtimeNetns, emptyDir: empty };
   // Output goes to files, not pipes: a lingering sandbox process would hold a pipe open forever.
   const out = `${w.tempDir()}/out`;
-  const runtime = async (args: string[], limit: number): Promise<number> => {
-    const st = await new Deno.Command("timeout", {
-      args: [String(limit), ...runscArgv(rt, args, out)],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return st.code;
-  };
   // `run` deletes the container when it exits; this covers a failed or timed-out run.
-  w.defer(async () => void await runtime(["delete", "-force", id], 30));
-  const code = await runtime(["run", "--bundle", bundle, id], 60);
+  w.defer(async () => void await runscDelete(cfg, id));
+  const r = await runscCall(cfg, ["run", "--bundle", bundle, id], { log: out, timeoutMs: 60_000 });
   const read = (f: string): string => {
     try {
       return Deno.readTextFileSync(f);
@@ -156,7 +225,7 @@ export async function runsc(w: World, o: RunscOptions): Promise<Ran> {
       return "";
     }
   };
-  return { code, stdout: read(out), stderr: read(`${out}.stderr`) };
+  return { code: r.code, stdout: read(out), stderr: read(`${out}.stderr`) };
 }
 
 /** The busybox ping the sandbox tests use: one echo to the node address. */

@@ -7,12 +7,23 @@
  * Semantics (why each step is as it is):
  * - Additive with replace semantics: what the snapshot names is made present;
  *   nothing else is removed. Running it twice changes nothing and succeeds.
+ * - Everything that can be checked is checked before anything changes
+ *   (`preflight`): every link is located, no name the target already uses
+ *   (`lo`, another link) is taken, the target can hold IPv6 where the
+ *   snapshot has it, every route's preferred source is an address the target
+ *   will have and no gateway is the link's own address (the kernel refuses
+ *   both), and with `resolveGateways` the live MACs of links to be moved are
+ *   read. IPv6 on a link below MTU 1280 is refused by the schema itself.
  * - Routes go in dependency order: routes without a gateway (on-link) first,
  *   then gateway routes; the kernel refuses a gateway it cannot reach yet, and
  *   where it still answers ENETUNREACH the route is retried with `onlink`.
  * - IPv6 addresses are added `nodad` and `accept_dad=0` is set on the link
  *   (when the sysctl is visible: runsc's wrapper hides /proc/sys/net), so
  *   nothing waits for duplicate address detection.
+ * - A link moved from `linkNetns` is recorded first (sandbox/linkstate.ts);
+ *   when a later step fails, it goes back and is put back exactly as it was
+ *   (name, MTU, sysctls, addresses, routes, pins), so a failed sandbox start
+ *   does not take the pod's network with it.
  * - `resolveGateways`: the snapshot's gateway MACs are never pinned (they may
  *   belong to another node: resume of a checkpointed sandbox, a re-created
  *   host end). Each gateway's MAC is read live from the netns the link is in
@@ -30,6 +41,7 @@ import type { Io } from "../core/io.ts";
 import { parseSnapshot, type Snapshot, SnapshotError, type SnapshotLink } from "../core/snapshot.ts";
 import { readSnapshot } from "../sys/files.ts";
 import { DEFAULT_TIMEOUT_MS, resolveNeighbor } from "./capture.ts";
+import { type LinkRecord, putBack, recordLink } from "./linkstate.ts";
 import {
   addrAdd,
   addrList,
@@ -50,6 +62,11 @@ import {
 
 const ENETUNREACH = 101;
 
+/** Steps of one link's restore, in order; each is a test seam (`RestoreOptions.seam`). */
+export const RESTORE_STEPS = ["move", "link", "addresses", "routes", "neighbors"] as const;
+/** One of `RESTORE_STEPS`. */
+export type RestoreStep = typeof RESTORE_STEPS[number];
+
 /** Options for `restoreSnapshot`. */
 export interface RestoreOptions {
   /** Target netns path; null or absent: the current netns. */
@@ -64,6 +81,8 @@ export interface RestoreOptions {
   timeoutMs?: number;
   /** Pin the neighbors only (addresses and routes are left as they are): the hook's in-place mode. */
   neighborsOnly?: boolean;
+  /** Test-only fault injection, called after each step (`restoreSeam`). */
+  seam?: (step: RestoreStep) => void;
 }
 
 /** What restore did to one link. */
@@ -111,43 +130,89 @@ function liveMacs(
   );
 }
 
-/** Where a link is after `placeLink`, and the live gateway MACs read before a move. */
-interface Placed {
+/** One snapshot link, located before anything changes. */
+interface Located {
+  want: SnapshotLink;
+  /** The link where it is now: in the target, or (`record` set) in the link netns, to be moved. */
   link: Link;
-  moved: boolean;
+  /** The link as it is in the link netns, to put it back exactly (only for a link to be moved). */
+  record: LinkRecord | null;
+  /** Live gateway MACs read before the move (`resolveGateways`). */
   macs: Map<string, string> | null;
 }
 
-/** Locates (and moves, when asked) one link; returns it as seen in the target. */
-function placeLink(target: Socket, opts: RestoreOptions, want: SnapshotLink): Placed {
+function hasV6(l: SnapshotLink): boolean {
+  return [...l.addresses.map((a) => a.cidr), ...l.routes.map((r) => r.dst), ...l.neighbors.map((n) => n.ip)]
+    .some((x) => x.includes(":"));
+}
+
+/**
+ * Whether the target can hold IPv6 on `name` (a link to arrive: the netns's
+ * defaults). Unknown counts as yes: runsc's wrapper hides /proc/sys/net from
+ * the hooks it runs, and the kernel still answers for itself later.
+ */
+function ipv6Usable(netns: string | null | undefined, name: string | null): boolean {
+  return inNetns(netns, () => {
+    const off = (key: string): boolean => (sysctlTryRead(`net/ipv6/conf/${key}/disable_ipv6`) ?? "0") !== "0";
+    return !off("all") && !off(name ?? "default");
+  });
+}
+
+/**
+ * Locates every link and checks what can be checked before anything changes
+ * (see the module doc). Throws `SnapshotError` naming the link and the problem.
+ */
+function preflight(target: Socket, src: Socket | null, links: SnapshotLink[], opts: RestoreOptions): Located[] {
   const here = linkList(target);
-  const found = findLink(here, want);
-  if (found) return { link: found, moved: false, macs: null };
-  if (opts.linkNetns) {
-    using src = Socket.open(opts.linkNetns);
-    const l = findLink(linkList(src), want);
-    if (l) {
-      // Moving a link flushes its neighbor entries (the pod's pin included): read them first.
-      const macs = opts.resolveGateways ? liveMacs(src, opts.linkNetns, l, want, opts) : null;
-      const clash = here.find((x) => x.name === l.name);
-      if (clash) {
-        throw new SnapshotError(
-          `link ${l.name}: cannot move it from ${opts.linkNetns}: a different link of that name exists${
-            where(opts.netns)
-          }`,
-        );
+  const there = src ? linkList(src) : [];
+  const out: Located[] = [];
+  for (const want of links) {
+    const fail = (why: string): never => {
+      throw new SnapshotError(`restore ${want.name}${where(opts.netns)}: ${why}`);
+    };
+    const found = findLink(here, want);
+    const l = found ?? findLink(there, want);
+    if (!l) {
+      fail(`link ${want.name} (${want.mac}) not found${where(opts.netns)}${src ? ` nor in ${opts.linkNetns}` : ""}`);
+    }
+    const link = l!;
+    for (const name of found ? [want.name] : [...new Set([link.name, want.name])]) {
+      const clash = here.find((x) => x.name === name && x.index !== found?.index);
+      if (clash) fail(`the target already has a link named ${name}`);
+    }
+    if (!opts.neighborsOnly && hasV6(want) && !ipv6Usable(opts.netns, found && found.mtu >= 1280 ? found.name : null)) {
+      fail("the snapshot has IPv6 but IPv6 is disabled there (disable_ipv6)");
+    }
+    out.push({ want, link, record: found ? null : recordLink(src!, opts.linkNetns ?? null, link), macs: null });
+  }
+  if (!opts.neighborsOnly) {
+    const local = new Set(links.flatMap((l) => l.addresses.map((a) => a.cidr.slice(0, a.cidr.indexOf("/")))));
+    for (const a of addrList(target)) local.add(a.cidr.slice(0, a.cidr.indexOf("/")));
+    for (const { want } of out) {
+      const own = new Set(want.addresses.map((a) => a.cidr.slice(0, a.cidr.indexOf("/"))));
+      for (const r of want.routes) {
+        const name = `restore ${want.name}${where(opts.netns)}: route ${r.dst}${r.gateway ? ` via ${r.gateway}` : ""}`;
+        if (r.src !== undefined && !local.has(r.src)) {
+          throw new SnapshotError(`${name}: source ${r.src} is no address of the snapshot or the target`);
+        }
+        if (r.gateway !== undefined && own.has(r.gateway)) {
+          throw new SnapshotError(`${name}: the gateway is the link's own address`);
+        }
       }
-      linkSet(src, l, { netns: opts.netns ?? "/proc/thread-self/ns/net" });
-      const moved = findLink(linkList(target), want);
-      if (!moved) {
-        throw new SnapshotError(`link ${want.name} (${want.mac}) vanished while moving it${where(opts.netns)}`);
-      }
-      return { link: moved, moved: true, macs };
     }
   }
-  throw new SnapshotError(
-    `link ${want.name} (${want.mac}) not found${where(opts.netns)}${opts.linkNetns ? ` nor in ${opts.linkNetns}` : ""}`,
-  );
+  // Moving a link flushes its neighbor entries (the pod's pin included): read them first.
+  if (opts.resolveGateways && src) {
+    for (const p of out) {
+      if (!p.record) continue;
+      try {
+        p.macs = liveMacs(src, opts.linkNetns ?? null, p.link, p.want, opts);
+      } catch (e) {
+        throw prefixed(e, `restore ${p.want.name}${where(opts.netns)}: `);
+      }
+    }
+  }
+  return out;
 }
 
 function routeSpec(link: Link, r: SnapshotLink["routes"][number]): RouteSpec {
@@ -160,20 +225,24 @@ function routeSpec(link: Link, r: SnapshotLink["routes"][number]): RouteSpec {
   return s;
 }
 
-function restoreLink(
-  sock: Socket,
-  opts: RestoreOptions,
-  want: SnapshotLink,
-  onMoved: (index: number) => void,
-): RestoredLink {
-  const { link: found, moved, macs: before } = placeLink(sock, opts, want);
-  if (moved) onMoved(found.index);
-  let link = found;
+/** Moves `p.link` into the target; returns it as seen there. */
+function moveIn(sock: Socket, src: Socket, opts: RestoreOptions, p: Located): Link {
+  linkSet(src, p.link, { netns: opts.netns ?? "/proc/thread-self/ns/net" });
+  const moved = findLink(linkList(sock), p.want);
+  if (!moved) {
+    throw new SnapshotError(`link ${p.want.name} (${p.want.mac}) vanished while moving it${where(opts.netns)}`);
+  }
+  return moved;
+}
+
+function restoreLink(sock: Socket, opts: RestoreOptions, p: Located, link: Link): RestoredLink {
+  const seam = opts.seam ?? (() => {});
+  const want = p.want;
   if (!opts.neighborsOnly) {
     if (link.name !== want.name) {
       // Most drivers refuse a rename while up.
       linkSet(sock, link, { up: false, name: want.name });
-      link = { ...link, name: want.name };
+      link = { ...link, name: want.name, up: false };
     }
     if (want.addresses.some((a) => a.cidr.includes(":"))) {
       inNetns(opts.netns, () => {
@@ -183,12 +252,14 @@ function restoreLink(
       });
     }
     if (link.mtu !== want.mtu || !link.up) linkSet(sock, link, { mtu: want.mtu, up: true });
+    seam("link");
     const have = new Set(addrList(sock, { ifindex: link.index }).map((a) => a.cidr));
     for (const a of want.addresses) {
       if (have.has(a.cidr)) continue;
       const v6 = parseCidr(a.cidr)!.family === 6;
       addrAdd(sock, link, a.cidr, { nodad: v6, replace: true });
     }
+    seam("addresses");
     // On-link routes first: a gateway route needs its gateway reachable already.
     const ordered = [...want.routes.filter((r) => !r.gateway), ...want.routes.filter((r) => r.gateway)];
     for (const r of ordered) {
@@ -200,21 +271,24 @@ function restoreLink(
         routeReplace(sock, { ...spec, onlink: true });
       }
     }
+    seam("routes");
   }
   const neighbors: { ip: string; mac: string }[] = [];
   // With resolveGateways the snapshot's MACs are never used: live ones, read before the move or here.
-  const live = opts.resolveGateways ? before ?? liveMacs(sock, opts.netns ?? null, link, want, opts) : null;
+  const live = opts.resolveGateways ? p.macs ?? liveMacs(sock, opts.netns ?? null, link, want, opts) : null;
   for (const n of want.neighbors) {
     const mac = live ? live.get(n.ip)! : n.mac;
     neighSet(sock, { link, ip: n.ip, mac, permanent: true });
     neighbors.push({ ip: n.ip, mac });
   }
-  return { name: want.name, moved, neighbors };
+  seam("neighbors");
+  return { name: want.name, moved: p.record !== null, neighbors };
 }
 
 /**
  * Restores `snap` (already validated, e.g. by `readSnapshot`) into the target
- * netns. Throws an error whose message names the link and object that failed.
+ * netns. Throws an error whose message names the link and object that failed;
+ * links this run moved are then back where they were, as they were.
  */
 export function restoreSnapshot(snap: Snapshot, opts: RestoreOptions = {}): RestoredLink[] {
   const wanted = opts.ifnames && opts.ifnames.length > 0 ? opts.ifnames : null;
@@ -223,52 +297,59 @@ export function restoreSnapshot(snap: Snapshot, opts: RestoreOptions = {}): Rest
     if (!snap.links.some((l) => l.name === n)) throw new SnapshotError(`link ${n} is not in the snapshot`);
   }
   using sock = Socket.open(opts.netns ?? null);
+  using src = opts.linkNetns ? Socket.open(opts.linkNetns) : null;
+  const located = preflight(sock, src, links, opts);
   const out: RestoredLink[] = [];
-  const moved: { want: SnapshotLink; index: number }[] = [];
-  for (const l of links) {
+  const moved: { p: Located; index: number }[] = [];
+  for (const p of located) {
     try {
-      out.push(restoreLink(sock, opts, l, (index) => moved.push({ want: l, index })));
+      let link = p.link;
+      if (p.record) {
+        link = moveIn(sock, src!, opts, p);
+        moved.push({ p, index: link.index });
+        opts.seam?.("move");
+      }
+      out.push(restoreLink(sock, opts, p, link));
     } catch (e) {
-      const err = prefixed(e, `restore ${l.name}${where(opts.netns)}: `);
-      err.message += moveBack(sock, snap, opts, moved);
+      const err = prefixed(e, `restore ${p.want.name}${where(opts.netns)}: `);
+      err.message += moveBack(sock, src!, opts, moved);
       throw err;
     }
   }
   return out;
 }
 
-/**
- * Roll-back after a failed restore: links this run moved go back to the link
- * netns with their snapshot configuration, so a failed sandbox start does not
- * take the pod's network with it (the sandbox netns, and a veth end in it,
- * vanish when the runtime gives up). Best effort; returns a note for the error.
- */
-function moveBack(
-  sock: Socket,
-  snap: Snapshot,
-  opts: RestoreOptions,
-  moved: { want: SnapshotLink; index: number }[],
-): string {
-  if (!opts.linkNetns || moved.length === 0) return "";
+/** Roll-back after a failed restore: each link this run moved goes back and is put back as recorded. */
+function moveBack(sock: Socket, src: Socket, opts: RestoreOptions, moved: { p: Located; index: number }[]): string {
+  if (moved.length === 0) return "";
   const notes: string[] = [];
-  for (const m of moved.reverse()) {
+  for (const { p, index } of moved.reverse()) {
+    const rec = p.record!;
     try {
-      linkSet(sock, m.index, { netns: opts.linkNetns });
+      linkSet(sock, index, { netns: opts.linkNetns! });
+      const back = findLink(linkList(src), { ...p.want, name: rec.name });
+      if (!back) throw new Error("it is not there after the move");
+      putBack(src, opts.linkNetns!, back.index, rec);
+      notes.push(`rolled back: ${rec.name} is back in ${opts.linkNetns} as it was`);
     } catch (e) {
-      notes.push(`roll-back FAILED: ${m.want.name} stays${where(opts.netns)}: ${e instanceof Error ? e.message : e}`);
-      continue;
-    }
-    try {
-      restoreSnapshot({ ...snap, links: [m.want] }, { netns: opts.linkNetns });
-      notes.push(`rolled back: ${m.want.name} moved back to ${opts.linkNetns}`);
-    } catch {
-      // Moving a link drops its addresses and routes; put back what the snapshot allows, in order.
-      notes.push(`rolled back: ${m.want.name} moved back to ${opts.linkNetns}, re-configured up to the same failure`);
+      notes.push(`roll-back FAILED for ${rec.name}: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
   return ` (${notes.join("; ")})`;
 }
 
+/**
+ * Test-only fault injection, as cni/seams.ts has it for ADD: with
+ * PODNET_TEST_SEAMS=1 and PODNET_TEST_FAIL_AT=restore:STEP, restore throws
+ * right after STEP succeeded. Undefined (no seam) otherwise.
+ */
+export function restoreSeam(env: (k: string) => string | undefined): RestoreOptions["seam"] {
+  const at = env("PODNET_TEST_SEAMS") === "1" ? env("PODNET_TEST_FAIL_AT") : undefined;
+  if (at === undefined || !at.startsWith("restore:")) return undefined;
+  return (step) => {
+    if (`restore:${step}` === at) throw new SnapshotError(`injected failure after step ${step} (PODNET_TEST_FAIL_AT)`);
+  };
+}
 export const RESTORE_HELP = `usage: podnet restore --from FILE|- [--netns PATH] [--link-netns PATH] [--ifname NAME]...
                       [--resolve-gateways] [--timeout-ms N]
 
@@ -276,9 +357,12 @@ Reinstalls a podnet.capture/v1 snapshot: moves each link from --link-netns into 
 target netns (a link is the snapshot's when its MAC matches; another name is renamed),
 sets its MTU and brings it up, adds the addresses (IPv6 nodad, accept_dad=0), routes
 (on-link first, then gateway routes, retried with onlink on ENETUNREACH; replace semantics)
-and pins the gateway neighbors NUD_PERMANENT. A failure after a move moves the link back.
-The snapshot is validated strictly first (unknown fields are refused). Idempotent: a second
-run changes nothing and succeeds. Nothing that is not in the snapshot is removed.
+and pins the gateway neighbors NUD_PERMANENT. The snapshot is validated strictly first (unknown
+fields are refused), and so is what the kernel would refuse late (a name the target already
+has, such as lo; IPv6 where it is disabled; a route source that is no address there). A failure
+after a move moves the link back and puts it back exactly as it was (name, MTU, sysctls,
+addresses, routes, pins). Idempotent: a second run changes nothing and succeeds. Nothing that
+is not in the snapshot is removed.
 
   --from FILE|-        snapshot file, or - for standard input (at most 1 MiB)
   --netns PATH         target netns (default: the current one), e.g. /proc/PID/ns/net
@@ -308,12 +392,14 @@ export async function restoreCommand(args: string[], io: Io): Promise<number> {
   if (from === undefined) throw new UsageError("podnet restore: --from FILE|- is required");
   const timeoutMs = int("restore", values, "timeout-ms", DEFAULT_TIMEOUT_MS);
   const snap = from === "-" ? parseSnapshot(await io.stdin()) : readSnapshot(from);
+  const seam = restoreSeam(io.env);
   restoreSnapshot(snap, {
     netns: str(values, "netns") ?? null,
     linkNetns: str(values, "link-netns") ?? null,
     ifnames: strs(values, "ifname"),
     resolveGateways: values["resolve-gateways"] === true,
     timeoutMs,
+    ...(seam ? { seam } : {}),
   });
   return 0;
 }

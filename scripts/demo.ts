@@ -20,23 +20,28 @@
 import { addrList, linkList, neighList, routeList, Socket } from "../mod.ts";
 import {
   type Attachment,
+  capturePod,
   cniCall,
   COUNTER,
   Lab,
+  type LabNode,
   labNode,
   leftovers,
-  makeBundle,
   pingFrom,
   PODNET,
   proxyArpOn,
   resultAddresses,
-  resumeDemo,
-  runsc,
+  retargetBundle,
+  runDetached,
+  ticks,
   track,
+  waitFor,
   waitTicks,
-} from "./resume.ts";
+} from "../lab/resume.ts";
+import { makeBundle } from "../lab/sandbox.ts";
 import { ip } from "../lab/world.ts";
 import { containerdNode, NODE_V4, NODE_V6 } from "../lab/containerd.ts";
+import { runscDelete, runscExec } from "../sandbox/runsc.ts";
 
 const dec = new TextDecoder();
 const NODE6 = "fd00:99::1";
@@ -148,20 +153,17 @@ async function main(): Promise<void> {
   track(lab, node.runtime, "demo-gvisor");
   const log = `${node.dir}/gvisor.log`;
   const t = performance.now();
-  const run = await runsc(node.runtime, ["run", "--bundle", bundle, "-detach", "demo-gvisor"], { log });
-  if (run.code !== 0) {
-    throw new Error(`runsc run failed: ${run.stderr.trim() || Deno.readTextFileSync(`${log}.stderr`)}`);
-  }
+  await runDetached(node.runtime, "demo-gvisor", bundle, log);
   await waitTicks(log, 1);
   say(`runsc run -detach demo-gvisor: ${(performance.now() - t).toFixed(0)} ms`);
-  const dm = await runsc(node.runtime, ["exec", "demo-gvisor", "/bin/busybox", "dmesg"]);
+  const dm = await runscExec(node.runtime, "demo-gvisor", ["/bin/busybox", "dmesg"]);
   say(`inside: ${dm.stdout.split("\n")[0]?.trim()}  (gVisor's kernel)`);
   for (const dst of [node.address, NODE6]) {
     const pr = await pingFrom(node.runtime, "demo-gvisor", dst, 2);
     say(`sandbox ping ${dst}: ${pr.code === 0 ? `ok, ${pr.stdout.match(/time=([\d.]+ ms)/)?.[1]}` : "FAILED"}`);
     if (pr.code !== 0) throw new Error(`the gVisor sandbox could not reach ${dst}`);
   }
-  await runsc(node.runtime, ["delete", "-force", "demo-gvisor"]);
+  await runscDelete(node.runtime, "demo-gvisor");
 
   step("CNI DEL of every pod; what is left on the node");
   for (const att of [p1, p2, p3]) {
@@ -199,7 +201,7 @@ async function main(): Promise<void> {
   say(`podnet detach: ${gone.out.trim()}`);
 
   step("resume: a gVisor sandbox checkpointed on node 1 carries on in a new pod on node 2");
-  await resumeDemo(say);
+  await resumeAct(say);
 
   step("the Kubernetes node path: a pod through containerd's CRI plugin, as kubelet starts one");
   await criDemo();
@@ -249,6 +251,100 @@ async function criDemo(): Promise<void> {
 
 function ms(t0: number): string {
   return `${(performance.now() - t0).toFixed(0)} ms`;
+}
+
+/** `podnet ARGS…` as an operator runs it on `node`: in the node's netns. Throws with its stderr on failure. */
+function podnetOn(node: LabNode, args: string[]): string {
+  const r = sh("nsenter", [`--net=${node.netns}`, PODNET, ...args]);
+  if (!r.ok) throw new Error(`podnet ${args[0]}: ${r.out.trim()}`);
+  return r.out;
+}
+
+/**
+ * The closing act: a counter sandbox checkpointed on node 1 (`podnet
+ * checkpoint`) resumes in a new pod on node 2 at the same address (`podnet
+ * resume`), its gateway MAC re-resolved there, and pings node 2 at once. Its
+ * own two-node world, removed also on failure.
+ */
+async function resumeAct(log: (line: string) => void): Promise<void> {
+  await using lab = new Lab();
+  const n1 = labNode(lab, 1), n2 = labNode(lab, 2);
+  const subnets = ["10.244.0.0/16", "fd00:244::/64"]; // one network over both nodes: it keeps the pod's addresses
+  log(`two nodes: node 1 (${n1.address}) and node 2 (${n2.address}), podnet + host-local over ${subnets.join(" + ")}`);
+  const rt = (n: LabNode): string[] => ["--runsc-root", n.runtime.root, "--empty-dir", n.runtime.emptyDir];
+
+  const podA: Attachment = {
+    containerId: "resume-a",
+    podNetns: lab.netns("pod-a"),
+    ifname: "eth0",
+    config: n1.config(...subnets),
+  };
+  const added = await cniCall(n1.cni, "ADD", podA);
+  lab.defer(async () => void await cniCall(n1.cni, "DEL", podA).catch(() => {}));
+  const snapFile = `${n1.dir}/pod-a.json`;
+  const snap = capturePod(podA.podNetns, "eth0", snapFile);
+  const gw = snap.links[0]!.neighbors.map((n) => `${n.ip} → ${n.mac}`).join(", ");
+  log(`node 1: CNI ADD pod a: ${resultAddresses(added).join(", ")}; captured at attach: gateway ${gw}`);
+  const bundle1 = `${n1.dir}/bundle`;
+  makeBundle(bundle1, COUNTER, podA.podNetns);
+  track(lab, n1.runtime, "resume-a");
+  const log1 = `${n1.dir}/counter.log`;
+  await runDetached(n1.runtime, "resume-a", bundle1, log1);
+  await waitTicks(log1, 3);
+  const image = `${n1.dir}/image`;
+  const cp = podnetOn(n1, ["checkpoint", ...rt(n1), "--id", "resume-a", "--image-dir", image, "--snapshot", snapFile]);
+  const last = ticks(log1).at(-1)!;
+  await cniCall(n1.cni, "DEL", podA);
+  const left = await leftovers(n1);
+  log(
+    `node 1: podnet checkpoint → ${cp.trim()} (after tick ${last}); CNI DEL; left on node 1: ` +
+      `${left.links.length} links, ${left.leases.length} leases, ${left.containers.length} containers`,
+  );
+
+  const ips: string[] = JSON.parse(podnetOn(n2, ["resume", "--addresses", "--image-dir", image]));
+  const podB: Attachment = {
+    containerId: "resume-b",
+    podNetns: lab.netns("pod-b"),
+    ifname: "eth0",
+    config: n2.config(...subnets),
+  };
+  lab.defer(async () => void await cniCall(n2.cni, "DEL", podB).catch(() => {}));
+  log(
+    `node 2: CNI ADD pod b asking for ${ips.join(", ")}: got ${
+      resultAddresses(await cniCall(n2.cni, "ADD", podB, ips)).join(", ")
+    }`,
+  );
+  const bundle2 = `${n2.dir}/bundle`;
+  retargetBundle(bundle1, bundle2, podB.podNetns);
+  track(lab, n2.runtime, "resume-b");
+  const log2 = `${n2.dir}/counter.log`;
+  const t0 = performance.now();
+  const out = podnetOn(n2, [
+    "resume",
+    ...rt(n2),
+    "--id",
+    "resume-b",
+    "--image-dir",
+    image,
+    "--bundle",
+    bundle2,
+    "--log",
+    log2,
+    "--pod-netns",
+    podB.podNetns,
+    "--same-address",
+  ]);
+  for (const l of out.trim().split("\n")) log(`node 2: podnet resume: ${l}`);
+  const p2 = await pingFrom(n2.runtime, "resume-b", n2.address);
+  if (p2.code !== 0) throw new Error(`ping ${n2.address} from the resumed sandbox failed`);
+  const first = await waitFor("the counter on node 2", 10_000, () => ticks(log2)[0] ?? null);
+  log(
+    `node 2: ping ${n2.address} from the resumed sandbox: ok, ${(performance.now() - t0).toFixed(0)} ms after ` +
+      `podnet resume started (proxy_arp on: ${
+        [...proxyArpOn(n1.netns), ...proxyArpOn(n2.netns)].join(", ") || "nowhere"
+      })`,
+  );
+  log(`node 2: the counter carries on: tick ${last} on node 1, tick ${first} next on node 2`);
 }
 
 try {

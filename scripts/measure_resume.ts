@@ -4,8 +4,9 @@
  * inside the resumed sandbox to the new node's address (p50 of N runs).
  *
  * One checkpoint of the counter sandbox is taken on node 1; every run then
- * resumes it in a fresh pod on node 2 at the same addresses (CNI ADD, podnet
- * capture + restore, `runsc restore -detach`), pings with `runsc exec ping
+ * resumes it in a fresh pod on node 2 at the same addresses (CNI ADD, then
+ * podnet's `resume`: capture, plan, restore, pin check, bundle, `runsc restore
+ * -detach`), pings with `runsc exec ping
  * -c1 -W1` until one answers, and tears the pod down. The ping goes through
  * `runsc exec`, so its start-up (~0.1 s) is part of the number, as it is for
  * anyone checking a resumed sandbox from outside. Also reported: how long the
@@ -18,22 +19,22 @@
  */
 
 import {
+  attachAndResume,
   type Attachment,
   capturePod,
-  checkpoint,
   cniCall,
   COUNTER,
   Lab,
   labNode,
-  makeBundle,
   pingFrom,
-  resume,
   retargetBundle,
-  runsc,
-  runscDelete,
+  runDetached,
   track,
   waitTicks,
-} from "./resume.ts";
+} from "../lab/resume.ts";
+import { makeBundle } from "../lab/sandbox.ts";
+import { checkpoint } from "../sandbox/checkpoint.ts";
+import { runscDelete } from "../sandbox/runsc.ts";
 import { median, pct } from "./stats.ts";
 
 /** One resume. */
@@ -66,12 +67,11 @@ async function main(args: string[]): Promise<void> {
     await cniCall(n1.cni, "DEL", old);
   });
   const snapFile = `${n1.dir}/old.json`;
-  await capturePod(old.podNetns, "eth0", snapFile);
+  capturePod(old.podNetns, "eth0", snapFile);
   const bundle1 = `${n1.dir}/bundle`;
   makeBundle(bundle1, COUNTER, old.podNetns);
   track(lab, n1.runtime, "old");
-  const r = await runsc(n1.runtime, ["run", "--bundle", bundle1, "-detach", "old"], { log: `${n1.dir}/counter.log` });
-  if (r.code !== 0) throw new Error(`runsc run: ${r.stderr}`);
+  await runDetached(n1.runtime, "old", bundle1, `${n1.dir}/counter.log`);
   await waitTicks(`${n1.dir}/counter.log`, 3);
   const image = `${n1.dir}/image`;
   const { imageBytes } = await checkpoint({ runtime: n1.runtime, id: "old", imageDir: image, snapshot: snapFile });
@@ -85,16 +85,14 @@ async function main(args: string[]): Promise<void> {
     retargetBundle(bundle1, bundle, pod.podNetns);
     track(lab, n2.runtime, id);
     try {
-      const rep = await resume({
-        node: n2.cni,
-        runtime: n2.runtime,
+      const rep = await attachAndResume({
+        node: n2,
         attachment: pod,
         sameAddress: true,
         imageDir: image,
         bundle,
         id,
         log: `${n2.dir}/counter-${i}.log`,
-        workDir: n2.dir,
       });
       let attempts = 0, execMs = 0;
       for (;;) {

@@ -14,8 +14,8 @@
 import { captureNetns } from "../sandbox/capture.ts";
 import { restoreSnapshot } from "../sandbox/restore.ts";
 import { ip, runAsync, type World, world } from "../lab/world.ts";
-import { calicoPod, PODNET } from "../lab/sandbox.ts";
-import { makeBundle, runscArgv } from "./resume.ts";
+import { calicoPod, makeBundle, PODNET } from "../lab/sandbox.ts";
+import { runsc, type RunscConfig } from "../sandbox/runsc.ts";
 import { pct } from "./stats.ts";
 
 const N = Number(Deno.args[0] ?? 20);
@@ -76,27 +76,24 @@ async function measureRestore(): Promise<void> {
   report("restore with move (bin/podnet restore)", cli);
 }
 
-async function runscCreate(w: World, node: string, pod: string | null, i: number): Promise<number> {
-  const rt = { root: w.tempDir(), nodeNetns: node, emptyDir: w.tempDir() }, bundle = w.tempDir();
+async function runscCreate(w: World, node: string, pod: string | null, id: string): Promise<number> {
+  const rt: RunscConfig = { root: w.tempDir(), emptyDir: w.tempDir(), netns: node };
+  const bundle = w.tempDir();
   makeBundle(
     bundle,
     ["/bin/busybox", "true"],
     null,
     pod ? [{ path: PODNET, args: ["podnet", "hook", "--link-netns", pod] }] : [],
   );
-  const id = `pnt-measure-${Deno.pid}-${i}`;
-  // The sandbox keeps inherited pipes open after create returns: give it no pipes to wait on.
-  const runscQuiet = (args: string[]): Promise<Deno.CommandOutput> => {
-    const [cmd, ...rest] = runscArgv(rt, args);
-    return new Deno.Command(cmd!, { args: rest, stdin: "null", stdout: "null", stderr: "null" }).output();
-  };
+  // The sandbox keeps inherited stdio open after create returns: it writes to a file, not a pipe.
+  const log = `${w.tempDir()}/out`;
   try {
     return await timed(async () => {
-      const st = await runscQuiet(["create", "--bundle", bundle, id]);
-      if (!st.success) throw new Error(`runsc create ${id} failed (${st.code})`);
+      const r = await runsc(rt, ["create", "--bundle", bundle, id], { log });
+      if (r.code !== 0) throw new Error(`runsc create ${id} failed (${r.code})`);
     });
   } finally {
-    await runscQuiet(["delete", "-force", id]);
+    await runsc(rt, ["delete", "-force", id]);
   }
 }
 
@@ -104,10 +101,11 @@ async function measureHook(): Promise<void> {
   const bare: number[] = [], hooked: number[] = [];
   for (let i = 0; i < N; i++) {
     await using w = world();
-    const pw = calicoPod(w, { alias: "podnet-measure/c/eth0" });
+    const id = `pnt-measure-${Deno.pid}-${i}`;
+    const pw = calicoPod(w, { alias: `podnet-measure/${id}-h/eth0` }); // the hooked container's own attachment
     ip(pw.pod, "neigh", "replace", "169.254.1.1", "lladdr", pw.host.mac, "dev", "eth0", "nud", "permanent");
-    bare.push(await runscCreate(w, pw.nodePath, null, 2 * i));
-    hooked.push(await runscCreate(w, pw.nodePath, pw.podPath, 2 * i + 1));
+    bare.push(await runscCreate(w, pw.nodePath, null, id));
+    hooked.push(await runscCreate(w, pw.nodePath, pw.podPath, `${id}-h`));
   }
   report("runsc create, no hook", bare);
   report("runsc create + podnet hook --link-netns (prestart)", hooked);

@@ -61,6 +61,8 @@ export interface SpawnOptions {
   env: Record<string, string>;
   /** Written to the child's stdin, which is then closed. */
   stdin: Uint8Array;
+  /** Arguments after argv[0] (default none: a CNI plugin takes none). */
+  args?: readonly string[];
   /** Working directory of the child (default "/"). */
   cwd?: string;
   /** After this many milliseconds the child's whole process group is sent SIGKILL. */
@@ -192,7 +194,7 @@ export function spawn(bin: string, o: SpawnOptions): Spawned {
     s.posix_spawnattr_setsigmask(attr, new BigUint64Array(16));
     s.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
     const path = cstr(bin);
-    const argv = [path];
+    const argv = [path, ...(o.args ?? []).map(cstr)];
     const envp = Object.entries({ ...Deno.env.toObject(), ...o.env }).map(([k, v]) => cstr(`${k}=${v}`));
     rc = s.posix_spawn(pid, path, fa, attr, cArray(argv), cArray(envp));
   } finally {

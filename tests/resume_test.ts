@@ -1,42 +1,41 @@
 /**
  * Sandbox resume across nodes with real gVisor: two node netns stand for two
  * nodes, each with its own podnet attachments, host-local leases and runsc
- * root. A counter sandbox checkpointed in a pod on node 1 resumes in a new pod
- * on node 2; the new node's gateway MAC is pinned, never the snapshot's.
+ * root. A counter sandbox checkpointed (`checkpoint`, `podnet checkpoint`) in
+ * a pod on node 1 resumes (`resume`, `podnet resume`) in a new pod on node 2;
+ * the new node's gateway MAC is pinned, never the snapshot's.
  */
 
 import assert from "node:assert/strict";
 import {
+  attachAndResume,
   type Attachment,
   capturePod,
-  checkpoint,
   cniCall,
   COUNTER,
   Lab,
   type LabNode,
   labNode,
   leftovers,
-  makeBundle,
+  type Move,
+  type Moved,
   pingFrom,
-  planRestore,
+  PODNET,
   proxyArpOn,
-  restoreTarget,
   resultAddresses,
-  resume,
-  type ResumeOptions,
-  type ResumeReport,
   retargetBundle,
-  runsc,
-  runscList,
-  SNAPSHOT_FILE,
-  snapshotAddresses,
+  runDetached,
   ticks,
   track,
   waitTicks,
-} from "../scripts/resume.ts";
+} from "../lab/resume.ts";
+import { kernelState, makeBundle } from "../lab/sandbox.ts";
+import { checkpoint, SNAPSHOT_FILE } from "../sandbox/checkpoint.ts";
+import { planRestore, snapshotAddresses } from "../sandbox/plan.ts";
+import { resume } from "../sandbox/resume.ts";
+import { runsc, runscExec, runscList, type RunscResult, runscStatus } from "../sandbox/runsc.ts";
 import { SCHEMA, type Snapshot } from "../core/snapshot.ts";
 import { ip, ipJson, type Ran, run, runAsync, world } from "./harness.ts";
-import { kernelState } from "../lab/sandbox.ts";
 
 run("runsc", ["--version"]); // fails the file at once, with a clear message, when runsc is missing
 
@@ -63,35 +62,40 @@ interface Checkpointed {
 
 /**
  * Node 1's side: attach a pod, capture it (before the sandbox starts: runsc
- * strips the netns it scrapes), run the counter, checkpoint, delete, DEL; and
- * check node 1 holds nothing of the pod afterwards.
+ * strips the netns it scrapes), run the counter, checkpoint, DEL; and check
+ * node 1 holds nothing of the pod afterwards.
  */
-async function onNode1(
-  s: Lab,
-  n1: LabNode,
-  subnets: string[],
-  extraRoute?: string,
-): Promise<Checkpointed> {
+async function onNode1(s: Lab, n1: LabNode, subnets: string[], extraRoute?: string): Promise<Checkpointed> {
   const pod = attach(s, n1, "old", n1.config(...subnets));
   const added = await cniCall(n1.cni, "ADD", pod);
   if (extraRoute) ip(nsName(pod.podNetns), "route", "add", extraRoute, "via", "169.254.1.1", "dev", "eth0");
   const snapFile = `${n1.dir}/old.json`;
-  const snapshot = await capturePod(pod.podNetns, "eth0", snapFile);
+  const snapshot = capturePod(pod.podNetns, "eth0", snapFile);
   assert.deepEqual(snapshotAddresses(snapshot, "eth0"), resultAddresses(added));
 
   const bundle = `${n1.dir}/bundle`;
   makeBundle(bundle, COUNTER, pod.podNetns);
   track(s, n1.runtime, "old");
   const log = `${n1.dir}/counter.log`;
-  const r = await runsc(n1.runtime, ["run", "--bundle", bundle, "-detach", "old"], { log });
-  assert.equal(r.code, 0, r.stderr);
+  await runDetached(n1.runtime, "old", bundle, log);
   await waitTicks(log, 3);
   const ping = await pingFrom(n1.runtime, "old", n1.address);
   assert.equal(ping.code, 0, `the sandbox reaches node 1 before the checkpoint: ${ping.stdout}${ping.stderr}`);
 
   const image = `${n1.dir}/image`;
-  const { imageBytes } = await checkpoint({ runtime: n1.runtime, id: "old", imageDir: image, snapshot: snapFile });
-  assert.ok(imageBytes > 100_000, `image of ${imageBytes} bytes`);
+  const notes: string[] = [];
+  const rep = await checkpoint({
+    runtime: n1.runtime,
+    id: "old",
+    imageDir: image,
+    snapshot: snapFile,
+    onNote: (l) => notes.push(l),
+  });
+  assert.ok(rep.imageBytes > 100_000, `image of ${rep.imageBytes} bytes`);
+  assert.deepEqual(rep.tcp, { endpoints: [], opened: 0 }, "the counter never touched TCP");
+  assert.deepEqual(notes, []);
+  assert.equal(Deno.statSync(`${image}/${SNAPSHOT_FILE}`).mode! & 0o777, 0o600);
+  assert.deepEqual(JSON.parse(Deno.readTextFileSync(`${image}/${SNAPSHOT_FILE}`)), snapshot);
   const last = ticks(log).at(-1)!;
   await cniCall(n1.cni, "DEL", pod);
   assert.deepEqual(await leftovers(n1), { links: [], leases: [], containers: [] }, "node 1 is clean after DEL");
@@ -100,41 +104,36 @@ async function onNode1(
 }
 
 /**
- * Node 2's side: the old bundle retargeted at the new pod, `resume` of the
- * checkpoint as container "new", and the first ping to node 2, which must answer.
+ * Node 2's side: the old bundle retargeted at the new pod, the runtime's
+ * attach plus podnet's `resume` of the checkpoint as container "new", and the
+ * first ping to node 2, which must answer.
  */
 async function onNode2(
   s: Lab,
   n2: LabNode,
   old: Checkpointed,
   pod: Attachment,
-  o: Pick<ResumeOptions, "sameAddress" | "sandboxNetns" | "viaHook">,
-): Promise<{ rep: ResumeReport; bundle: string; log: string; ping: Ran }> {
+  o: Pick<Move, "sameAddress" | "sandboxNetns" | "viaHook">,
+): Promise<{ rep: Moved; bundle: string; log: string; ping: RunscResult }> {
   const bundle = `${n2.dir}/bundle`;
   retargetBundle(old.bundle, bundle, pod.podNetns);
   track(s, n2.runtime, "new");
   const log = `${n2.dir}/counter.log`;
-  const rep = await resume({
-    node: n2.cni,
-    runtime: n2.runtime,
-    attachment: pod,
-    imageDir: old.image,
-    bundle,
-    id: "new",
-    log,
-    workDir: n2.dir,
-    ...o,
-  });
+  const rep = await attachAndResume({ node: n2, attachment: pod, imageDir: old.image, bundle, id: "new", log, ...o });
   const ping = await pingFrom(n2.runtime, "new", n2.address);
   assert.equal(ping.code, 0, `the first ping after runsc restore answers: ${ping.stdout}${ping.stderr}`);
   return { rep, bundle, log, ping };
 }
 
-/** The host end on node 2 of `att` (its MAC is the new gateway MAC). */
+/** The host end on node 2 (its MAC is the new gateway MAC). */
 function hostMac(node: LabNode): string {
   const links = ipJson(nsName(node.netns), "link", "show").filter((l) => l.ifname !== "lo" && l.ifname !== "ifb0");
   assert.equal(links.length, 1, `one host end on the node: ${JSON.stringify(links.map((l) => l.ifname))}`);
   return links[0].address;
+}
+
+function inside(n: LabNode, id: string, ...args: string[]): Promise<RunscResult> {
+  return runscExec(n.runtime, id, ["/bin/busybox", ...args]);
 }
 
 Deno.test("resume: a counter checkpointed on node 1 carries on in a new pod on node 2 at the same addresses, pings node 2 at once; node 1 is left clean", async () => {
@@ -159,7 +158,7 @@ Deno.test("resume: a counter checkpointed on node 1 carries on in a new pod on n
   const first = await waitTicks(log, 1);
   assert.equal(ticks(log)[0], old.last + 1, `the counter continues: ${old.last} on node 1, then ${ticks(log)[0]}`);
   assert.ok(first > old.last);
-  const routes = await runsc(n2.runtime, ["exec", "new", "/bin/busybox", "ip", "route"]);
+  const routes = await inside(n2, "new", "ip", "route");
   assert.match(
     routes.stdout,
     /10\.123\.0\.0\/16 via 169\.254\.1\.1/,
@@ -196,7 +195,7 @@ Deno.test("resume: with a new address from node 2's range, into a separate sandb
   assert.notEqual(mac, old.staleMac);
   assert.deepEqual([...rep.pinned], [["169.254.1.1", mac]]);
   assert.deepEqual([...proxyArpOn(n1.netns), ...proxyArpOn(n2.netns)], []);
-  const addr = await runsc(n2.runtime, ["exec", "new", "/bin/busybox", "ip", "addr"]);
+  const addr = await inside(n2, "new", "ip", "addr");
   assert.match(addr.stdout, new RegExp(`inet ${after!.replaceAll(".", "\\.")}/32`), addr.stdout);
 
   await waitTicks(log, 1);
@@ -218,18 +217,20 @@ Deno.test("resume through the OCI hook: runsc makes the sandbox's netns and runs
 
   const cfg = JSON.parse(Deno.readTextFileSync(`${bundle}/config.json`));
   assert.deepEqual(cfg.linux.namespaces.find((n: { type: string }) => n.type === "network"), { type: "network" });
-  assert.deepEqual(cfg.hooks.prestart.map((h: { args: string[] }) => h.args), [[
+  assert.deepEqual(cfg.hooks.prestart.map((h: { path: string; args: string[] }) => [h.path, h.args]), [[PODNET, [
     "podnet",
     "hook",
     "--link-netns",
     pod.podNetns,
-  ]]);
+    "--ifname",
+    "eth0",
+  ]]]);
   assert.deepEqual(ipJson(nsName(pod.podNetns), "link", "show").map((l) => l.ifname), ["lo"], "the hook took eth0");
   assert.deepEqual(resultAddresses(rep.result), snapshotAddresses(old.snapshot, "eth0"));
   const mac = hostMac(n2);
   assert.notEqual(mac, old.staleMac);
   assert.deepEqual([...rep.pinned], [["169.254.1.1", mac]]);
-  const routes = await runsc(n2.runtime, ["exec", "new", "/bin/busybox", "ip", "route"]);
+  const routes = await inside(n2, "new", "ip", "route");
   assert.match(
     routes.stdout,
     /10\.123\.0\.0\/16 via 169\.254\.1\.1/,
@@ -253,7 +254,7 @@ async function attachedOnNode2(
   await cniCall(n2.cni, "ADD", pod);
   const image = `${n2.dir}/image`;
   Deno.mkdirSync(image);
-  const good = await capturePod(pod.podNetns, "eth0", `${n2.dir}/good.json`);
+  const good = capturePod(pod.podNetns, "eth0", `${n2.dir}/good.json`);
   const bundle = `${n2.dir}/bundle`;
   makeBundle(bundle, COUNTER, pod.podNetns);
   track(s, n2.runtime, "new");
@@ -268,29 +269,33 @@ Deno.test("resume: a corrupt snapshot fails before runsc restore with a clear er
   corrupt.links[0]!.neighbors[0]!.mac = "ff:ff:ff:ff:ff:ff";
   Deno.writeTextFileSync(`${image}/${SNAPSHOT_FILE}`, JSON.stringify(corrupt));
   const before = [kernelState(nsName(pod.podNetns)), kernelState(nsName(n2.netns))];
+  const config = Deno.readTextFileSync(`${bundle}/config.json`);
   const steps: string[] = [];
   const opts = {
     runtime: n2.runtime,
-    attachment: pod,
+    podNetns: pod.podNetns,
     imageDir: image,
     bundle,
     id: "new",
     log: `${n2.dir}/counter.log`,
-    workDir: n2.dir,
     onStep: (l: string) => steps.push(l),
   };
   await assert.rejects(
-    restoreTarget(opts),
+    resume(opts),
     /^ResumeError: snapshot \S+: invalid snapshot: links\[0\]\.neighbors\[0\]\.mac: is not a unicast MAC address/,
   );
   assert.deepEqual([kernelState(nsName(pod.podNetns)), kernelState(nsName(n2.netns))], before);
+  assert.equal(Deno.readTextFileSync(`${bundle}/config.json`), config);
   assert.deepEqual(await runscList(n2.runtime), []);
   assert.deepEqual(steps, []);
 
-  // The whole target side refuses it before the CNI ADD: a fresh pod netns stays empty.
+  // The runtime's side reads it before its CNI ADD: a fresh pod netns stays empty.
   const fresh = { ...pod, containerId: "fresh", podNetns: s.netns("fresh") };
   const leases = (await leftovers(n2)).leases;
-  await assert.rejects(resume({ ...opts, node: n2.cni, attachment: fresh, sameAddress: true }), /invalid snapshot/);
+  await assert.rejects(
+    attachAndResume({ ...opts, node: n2, attachment: fresh, sameAddress: true }),
+    /invalid snapshot/,
+  );
   assert.deepEqual(ipJson(nsName(fresh.podNetns), "link", "show").map((l) => l.ifname), ["lo"]);
   assert.deepEqual((await leftovers(n2)).leases, leases);
   assert.deepEqual(await runscList(n2.runtime), []);
@@ -309,25 +314,25 @@ Deno.test("resume: a gateway node 2 cannot resolve fails before runsc restore na
   const before = [kernelState(nsName(pod.podNetns)), kernelState(nsName(n2.netns))];
   const steps: string[] = [];
   await assert.rejects(
-    restoreTarget({
+    resume({
       runtime: n2.runtime,
-      attachment: pod,
+      podNetns: pod.podNetns,
       imageDir: image,
       bundle,
       id: "new",
       log: `${n2.dir}/counter.log`,
-      workDir: n2.dir,
       gatewayTimeoutMs: 300,
       onStep: (l) => steps.push(l),
     }),
-    /^ResumeError: capture eth0 in \S+: podnet capture: gateway 169\.254\.1\.1 on eth0 in \S+ did not resolve within 300 ms/,
+    /^ResumeError: capture eth0 in \S+: gateway 169\.254\.1\.1 on eth0 in \S+ did not resolve within 300 ms/,
   );
   assert.deepEqual([kernelState(nsName(pod.podNetns)), kernelState(nsName(n2.netns))], before);
+  assert.ok(!JSON.stringify(before).includes("02:00:00:00:00:99"));
   assert.deepEqual(await runscList(n2.runtime), []);
   assert.deepEqual(steps, []);
 });
 
-Deno.test("resume: when runsc restore itself fails, the container and the CNI ADD are undone", async () => {
+Deno.test("resume: when runsc restore itself fails, the container, the bundle and the pod's link are undone; the runtime's DEL leaves nothing", async () => {
   await using w = world();
   const s = new Lab(w);
   const n2 = labNode(s, 2);
@@ -336,29 +341,35 @@ Deno.test("resume: when runsc restore itself fails, the container and the CNI AD
   await cniCall(n2.cni, "ADD", donor);
   const image = `${n2.dir}/image`;
   Deno.mkdirSync(image);
-  await capturePod(donor.podNetns, "eth0", `${image}/${SNAPSHOT_FILE}`);
+  ip(nsName(donor.podNetns), "route", "add", "10.123.0.0/16", "via", "169.254.1.1", "dev", "eth0");
+  capturePod(donor.podNetns, "eth0", `${image}/${SNAPSHOT_FILE}`);
   await cniCall(n2.cni, "DEL", donor);
   const pod = attach(s, n2, "new", n2.config("10.244.2.0/24"));
   const bundle = `${n2.dir}/bundle`;
   makeBundle(bundle, COUNTER, pod.podNetns);
+  const config = Deno.readTextFileSync(`${bundle}/config.json`);
   track(s, n2.runtime, "new");
+  await cniCall(n2.cni, "ADD", pod);
+  const before = [kernelState(nsName(pod.podNetns)), kernelState(nsName(n2.netns))];
   const steps: string[] = [];
   await assert.rejects(
     resume({
-      node: n2.cni,
       runtime: n2.runtime,
-      attachment: pod,
-      sameAddress: true,
+      podNetns: pod.podNetns,
       imageDir: image,
       bundle,
       id: "new",
       log: `${n2.dir}/counter.log`,
-      workDir: n2.dir,
       onStep: (l) => steps.push(l),
     }),
-    /^ResumeError: restore new: runsc failed \(exit \d+\): /,
+    /^ResumeError: restore new: runsc failed \(exit \d+\): .*undone: container new; undone: \S+config\.json; undone: eth0 put back/,
   );
-  assert.ok(steps.some((l) => l.startsWith("podnet restore")), steps.join("\n"));
+  assert.ok(steps.some((l) => l.startsWith("carried over from the snapshot: 10.123.0.0/16")), steps.join("\n"));
+  assert.ok(steps.some((l) => l.startsWith("restored eth0 into")), steps.join("\n"));
+  assert.deepEqual([kernelState(nsName(pod.podNetns)), kernelState(nsName(n2.netns))], before);
+  assert.equal(Deno.readTextFileSync(`${bundle}/config.json`), config);
+  assert.deepEqual(await runscList(n2.runtime), []);
+  await cniCall(n2.cni, "DEL", pod);
   assert.deepEqual(await leftovers(n2), { links: [], leases: [], containers: [] });
   assert.deepEqual(ipJson(nsName(pod.podNetns), "link", "show").map((l) => l.ifname), ["lo"]);
 });
@@ -373,20 +384,22 @@ Deno.test("checkpoint refuses a snapshot captured after the sandbox started (run
   makeBundle(bundle, COUNTER, pod.podNetns);
   track(s, n1.runtime, "old");
   const log = `${n1.dir}/counter.log`;
-  assert.equal((await runsc(n1.runtime, ["run", "--bundle", bundle, "-detach", "old"], { log })).code, 0);
+  await runDetached(n1.runtime, "old", bundle, log);
   await waitTicks(log, 1);
-  const late = await capturePod(pod.podNetns, "eth0", `${n1.dir}/late.json`);
+  const late = capturePod(pod.podNetns, "eth0", `${n1.dir}/late.json`);
   assert.deepEqual(late.links[0]!.addresses.filter((a) => !a.cidr.startsWith("fe80:")), []);
-  await assert.rejects(
-    checkpoint({ runtime: n1.runtime, id: "old", imageDir: `${n1.dir}/image`, snapshot: `${n1.dir}/late.json` }),
-    /no addresses to keep \(was it captured after the sandbox started\?/,
-  );
-  const state = await runsc(n1.runtime, ["state", "old"]);
-  assert.equal(JSON.parse(state.stdout).status, "running");
-  assert.throws(() => Deno.statSync(`${n1.dir}/image/checkpoint.img`), Deno.errors.NotFound);
+  const cases = [{ snapshot: `${n1.dir}/late.json` }, { netns: pod.podNetns, ifnames: ["eth0"] }];
+  for (const c of cases) {
+    await assert.rejects(
+      checkpoint({ runtime: n1.runtime, id: "old", imageDir: `${n1.dir}/image`, ...c }),
+      /no addresses to keep \(was it captured after the sandbox started\?/,
+    );
+  }
+  assert.equal(await runscStatus(n1.runtime, "old"), "running");
+  assert.throws(() => Deno.statSync(`${n1.dir}/image`), Deno.errors.NotFound);
 });
 
-Deno.test("resume refuses a container ID that already exists on node 2, before the CNI ADD, and leaves that container running", async () => {
+Deno.test("resume refuses a container ID that already exists on node 2, before anything changes, and leaves that container running", async () => {
   await using w = world();
   const s = new Lab(w);
   const n2 = labNode(s, 2);
@@ -394,77 +407,69 @@ Deno.test("resume refuses a container ID that already exists on node 2, before t
   const bundle = `${n2.dir}/bundle`;
   makeBundle(bundle, COUNTER, other);
   track(s, n2.runtime, "new");
-  assert.equal(
-    (await runsc(n2.runtime, ["run", "--bundle", bundle, "-detach", "new"], { log: `${n2.dir}/o.log` })).code,
-    0,
-  );
+  await runDetached(n2.runtime, "new", bundle, `${n2.dir}/o.log`);
   const image = `${n2.dir}/image`;
   Deno.mkdirSync(image);
-  const snapshot = snap({});
-  Deno.writeTextFileSync(`${image}/${SNAPSHOT_FILE}`, JSON.stringify(snapshot));
+  Deno.writeTextFileSync(`${image}/${SNAPSHOT_FILE}`, JSON.stringify(snap({})));
   const pod = attach(s, n2, "pod", n2.config("10.244.0.0/16"));
   await assert.rejects(
-    resume({
-      node: n2.cni,
-      runtime: n2.runtime,
+    attachAndResume({
+      node: n2,
       attachment: pod,
       sameAddress: false,
       imageDir: image,
       bundle,
       id: "new",
       log: `${n2.dir}/counter.log`,
-      workDir: n2.dir,
     }),
     /^ResumeError: container new already exists on this node/,
   );
-  assert.equal(JSON.parse((await runsc(n2.runtime, ["state", "new"])).stdout).status, "running");
-  assert.deepEqual(ipJson(nsName(pod.podNetns), "link", "show").map((l) => l.ifname), ["lo"]);
+  assert.equal(await runscStatus(n2.runtime, "new"), "running");
+  assert.deepEqual(ipJson(nsName(pod.podNetns), "link", "show").map((l) => l.ifname), ["lo"], "the ADD was undone");
   assert.deepEqual((await leftovers(n2)).links, []);
 });
 
-const RESUME_TS = new URL("../scripts/resume.ts", import.meta.url).pathname;
-
-function resumeCli(args: string[]): Promise<Ran> {
-  return runAsync(Deno.execPath(), ["run", "-A", RESUME_TS, ...args]);
+/** `podnet ARGS…` run the way an operator runs it on a node: in the node's netns. */
+function podnetOn(node: LabNode, args: string[]): Promise<Ran> {
+  return runAsync("nsenter", [`--net=${node.netns}`, PODNET, ...args], { timeoutMs: 120_000 });
 }
 
-Deno.test("resume.ts as commands: checkpoint on node 1, resume on node 2; a corrupt snapshot exits 1 with one line naming the field", async () => {
+Deno.test("podnet checkpoint on node 1, podnet resume on node 2; a corrupt snapshot exits 1 with one line naming the field; bad flags exit 2", async () => {
   await using w = world();
   const s = new Lab(w);
   const n1 = labNode(s, 1), n2 = labNode(s, 2);
   const pod1 = attach(s, n1, "old", n1.config("10.244.0.0/16"));
   await cniCall(n1.cni, "ADD", pod1);
   const snapFile = `${n1.dir}/old.json`;
-  await capturePod(pod1.podNetns, "eth0", snapFile);
+  capturePod(pod1.podNetns, "eth0", snapFile);
   const bundle1 = `${n1.dir}/bundle`;
   makeBundle(bundle1, COUNTER, pod1.podNetns);
   track(s, n1.runtime, "old");
   const log1 = `${n1.dir}/counter.log`;
-  assert.equal((await runsc(n1.runtime, ["run", "--bundle", bundle1, "-detach", "old"], { log: log1 })).code, 0);
+  await runDetached(n1.runtime, "old", bundle1, log1);
   await waitTicks(log1, 2);
   const image = `${n1.dir}/image`;
-  const node1 = ["--node-netns", n1.netns, "--runsc-root", n1.runtime.root, "--empty-dir", n1.runtime.emptyDir];
-  const cp = await resumeCli(["checkpoint", ...node1, "--id", "old", "--image-dir", image, "--snapshot", snapFile]);
+  const rt = (n: LabNode): string[] => ["--runsc-root", n.runtime.root, "--empty-dir", n.runtime.emptyDir];
+  const cp = await podnetOn(n1, ["checkpoint", ...rt(n1), "--id", "old", "--image-dir", image, "--snapshot", snapFile]);
   assert.equal(cp.code, 0, cp.stderr);
-  assert.match(cp.stdout, /^checkpointed old: \d+ bytes/);
+  assert.match(cp.stdout, /^checkpointed old: \d+ bytes in \S+\n$/);
+  assert.equal(cp.stderr, "");
   const last = ticks(log1).at(-1)!;
   await cniCall(n1.cni, "DEL", pod1);
 
-  const conf = `${n2.dir}/podnet.json`;
-  Deno.writeTextFileSync(conf, JSON.stringify(n2.config("10.244.0.0/16")));
-  const node2 = ["--node-netns", n2.netns, "--runsc-root", n2.runtime.root, "--empty-dir", n2.runtime.emptyDir];
+  // The runtime asks podnet which addresses to request, attaches with them, then resumes.
+  const addrs = await podnetOn(n2, ["resume", "--addresses", "--image-dir", image]);
+  assert.equal(addrs.code, 0, addrs.stderr);
+  const want = JSON.parse(addrs.stdout);
   const pod2 = attach(s, n2, "new", n2.config("10.244.0.0/16"));
+  assert.deepEqual(resultAddresses(await cniCall(n2.cni, "ADD", pod2, want)), want);
   const bundle2 = `${n2.dir}/bundle`;
   retargetBundle(bundle1, bundle2, pod2.podNetns);
   track(s, n2.runtime, "new");
   const log2 = `${n2.dir}/counter.log`;
   const target = (pod: string, id: string): string[] => [
     "resume",
-    ...node2,
-    "--cni-config",
-    conf,
-    "--container-id",
-    id,
+    ...rt(n2),
     "--pod-netns",
     pod,
     "--same-address",
@@ -477,7 +482,7 @@ Deno.test("resume.ts as commands: checkpoint on node 1, resume on node 2; a corr
     "--log",
     log2,
   ];
-  const r = await resumeCli(target(pod2.podNetns, "new"));
+  const r = await podnetOn(n2, target(pod2.podNetns, "new"));
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /gateway 169\.254\.1\.1: snapshot MAC \S+ \(old node, not used\) → \S+ on this node/);
   assert.match(r.stdout, /^resumed new: network ready in \d+ ms, runsc restore \d+ ms$/m);
@@ -487,19 +492,42 @@ Deno.test("resume.ts as commands: checkpoint on node 1, resume on node 2; a corr
   assert.equal((await runsc(n2.runtime, ["delete", "-force", "new"])).code, 0);
   await cniCall(n2.cni, "DEL", pod2);
 
-  const snap = JSON.parse(Deno.readTextFileSync(`${image}/${SNAPSHOT_FILE}`));
-  snap.links[0].addresses[0].cidr = "10.244.0.300/32";
-  Deno.writeTextFileSync(`${image}/${SNAPSHOT_FILE}`, JSON.stringify(snap));
+  const snapshot = JSON.parse(Deno.readTextFileSync(`${image}/${SNAPSHOT_FILE}`));
+  snapshot.links[0].addresses[0].cidr = "10.244.0.300/32";
+  Deno.writeTextFileSync(`${image}/${SNAPSHOT_FILE}`, JSON.stringify(snapshot));
   const pod3 = s.netns("third");
-  const bad = await resumeCli(target(pod3, "third"));
-  assert.equal(bad.code, 1);
-  assert.equal(bad.stdout, "");
-  assert.match(
-    bad.stderr,
-    /^resume\.ts: snapshot \S+: invalid snapshot: links\[0\]\.addresses\[0\]\.cidr: is not a CIDR \(address\/prefix\)\n$/,
-  );
+  for (const args of [["resume", "--addresses", "--image-dir", image], target(pod3, "third")]) {
+    const bad = await podnetOn(n2, args);
+    assert.equal(bad.code, 1);
+    assert.equal(bad.stdout, "");
+    assert.match(
+      bad.stderr,
+      /^podnet resume: snapshot \S+: invalid snapshot: links\[0\]\.addresses\[0\]\.cidr: is not a CIDR \(address\/prefix\)\n$/,
+    );
+  }
   assert.deepEqual(await leftovers(n2), { links: [], leases: [], containers: [] });
   assert.deepEqual(ipJson(nsName(pod3), "link", "show").map((l) => l.ifname), ["lo"]);
+
+  const usage: [string[], RegExp][] = [
+    [["checkpoint", "--image-dir", image, "--snapshot", snapFile, ...rt(n1)], /--id ID is required/],
+    [["checkpoint", "--id", "x", "--image-dir", image, ...rt(n1)], /give --snapshot FILE or --netns PATH/],
+    [["checkpoint", "--id", "x", "--image-dir", image, "--snapshot", snapFile], /--runsc-root DIR is required/],
+    [["checkpoint", "--nope"], /Unknown option '--nope'/],
+    [[...target(pod3, "third"), "--hook", "--sandbox-netns", pod3], /--hook and --sandbox-netns exclude/],
+    [["resume", "--id", "x"], /--image-dir is required/],
+    [target(pod3, "bad/id"), /--id is not a container ID/],
+  ];
+  for (const [args, pattern] of usage) {
+    const u = await podnetOn(n2, args);
+    assert.equal(u.code, 2, `${args.join(" ")}: ${u.stderr}`);
+    assert.match(u.stderr, pattern);
+    assert.equal(u.stderr.trim().split("\n").length, 1);
+  }
+  for (const cmd of ["checkpoint", "resume"]) {
+    const h = await podnetOn(n2, [cmd, "--help"]);
+    assert.equal(h.code, 0);
+    assert.match(h.stdout, new RegExp(`^usage: podnet ${cmd} `));
+  }
 });
 
 const MAC_OLD = "02:00:00:00:01:01", MAC_NEW = "02:00:00:00:02:02";

@@ -1,38 +1,17 @@
 /**
- * capture / restore / hook against real kernel state (no runsc): gateway
- * resolution, dependency order, re-resolution, and hostile inputs that must
- * fail with one clear line and change nothing.
+ * capture / restore against real kernel state (no runsc): gateway
+ * resolution, dependency order, re-resolution, hostile inputs that must fail
+ * with one clear line and change nothing, and the roll-back of a restore that
+ * moved a link and then failed. The hook: tests/sandbox_hook_test.ts.
  */
 
 import assert from "node:assert/strict";
-import { runHook } from "../sandbox/hook.ts";
-import { linkByName, neighList, netnsId, Socket } from "../netlink/mod.ts";
-import { sendProbe } from "../netlink/mod.ts";
-import { ip, ipJson, type World, world } from "./harness.ts";
-import { calicoPod, HOST_IF, kernelState, podnet, type PodWorld } from "../lab/sandbox.ts";
+import { linkByName, neighList, sendProbe, Socket } from "../netlink/mod.ts";
+import { ip, ipJson, run, runAsync, world } from "./harness.ts";
+import { calicoPod, kernelState, NODE_IP, permanent, PODNET, podnet, type PodWorld } from "../lab/sandbox.ts";
 
 function snapshotOf(link: Record<string, unknown>): string {
   return JSON.stringify({ schema: "podnet.capture/v1", capturedAt: "2026-01-01T00:00:00Z", links: [link] });
-}
-
-/** A process whose netns is `path` (the "sandbox pid" a runtime would pass); killed by PID at clean-up. */
-async function sleeperIn(w: World, path: string): Promise<number> {
-  const child = new Deno.Command("nsenter", { args: [`--net=${path}`, "sleep", "120"], stdout: "null", stderr: "null" })
-    .spawn();
-  w.defer(async () => {
-    child.kill("SIGKILL");
-    await child.status;
-  });
-  const want = netnsId(path);
-  for (let i = 0; i < 200 && netnsId(`/proc/${child.pid}/ns/net`) !== want; i++) {
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  assert.equal(netnsId(`/proc/${child.pid}/ns/net`), want, "sleeper never entered the netns");
-  return child.pid;
-}
-
-function permanent(ns: string): [string, string][] {
-  return ipJson(ns, "neigh", "show").filter((n) => n.state.includes("PERMANENT")).map((n) => [n.dst, n.lladdr]);
 }
 
 // ------------------------------------------------------------------ capture
@@ -249,39 +228,144 @@ Deno.test("restore refuses malformed snapshots with one clear line and changes n
   assert.deepEqual(kernelState(pw.pod), before);
 });
 
-Deno.test("a restore that fails after moving the link moves it back, configured, and names the failed route", async () => {
-  await using w = world();
-  const pw = calicoPod(w);
-  const q = w.netns("q");
-  // IPv4 view: the IPv6 link-local address comes back asynchronously (with carrier) after a move, and so do the
-  // link's NO-CARRIER flag and operstate (the kernel's linkwatch settles them up to a second later).
-  const v4 = (): unknown => [
-    ipJson(pw.pod, "-4", "addr", "show").map((l) => [l.ifname, l.mtu, l.address, l.addr_info]),
-    ipJson(pw.pod, "-4", "route", "show"),
-    permanent(pw.pod),
-  ];
-  const before = v4();
-  const text = snapshotOf({
+/**
+ * The pod as a CNI attachment leaves it, plus what a roll-back must not lose:
+ * dual-stack, both gateways pinned, accept_dad=0, an MTU of its own, a static
+ * route with a metric and a route in another table.
+ */
+function sourcePod(w: Parameters<typeof calicoPod>[0]): PodWorld {
+  const pw = calicoPod(w, { hostOwnsGateway: true, dualStack: true });
+  for (const gw of ["169.254.1.1", "fe80::1"]) {
+    ip(pw.pod, "neigh", "replace", gw, "lladdr", pw.host.mac, "dev", "eth0", "nud", "permanent");
+  }
+  ip(pw.pod, "link", "set", "eth0", "mtu", "1400");
+  ip(pw.pod, "route", "add", "10.77.0.0/16", "via", "169.254.1.1", "dev", "eth0", "proto", "static", "metric", "7");
+  ip(pw.pod, "route", "add", "default", "via", "169.254.1.1", "dev", "eth0", "table", "100");
+  return pw;
+}
+
+/** Everything of the pod's eth0 a roll-back must return, as `ip -j` and /proc/sys show it. */
+function podState(pw: PodWorld): unknown {
+  const sysctl = (k: string): string => run("nsenter", [`--net=${pw.podPath}`, "cat", `/proc/sys/net/${k}`]).trim();
+  return {
+    ...kernelState(pw.pod),
+    // Carrier flags settle asynchronously after a move (see kernelState): name, MAC, MTU, admin state.
+    link: ipJson(pw.pod, "link", "show", "eth0").map((l) => [l.ifname, l.address, l.mtu, l.flags.includes("UP")]),
+    table100: ipJson(pw.pod, "route", "show", "table", "100"),
+    sysctls: ["ipv6/conf/eth0/accept_dad", "ipv6/conf/eth0/disable_ipv6", "ipv4/conf/eth0/forwarding"].map(sysctl),
+  };
+}
+
+/** The pod pings its node (IPv4) and its gateway (IPv6 link-local) through eth0. */
+async function podPings(pw: PodWorld): Promise<void> {
+  for (const dst of [NODE_IP, "fe80::1%eth0"]) {
+    const r = await runAsync("nsenter", [`--net=${pw.podPath}`, "ping", "-c", "3", "-i", "0.2", "-W", "2", dst]);
+    assert.equal(r.code, 0, `ping ${dst} from the pod: ${r.stdout}${r.stderr}`);
+  }
+}
+
+function eth0Of(pw: PodWorld, link: Record<string, unknown>): string {
+  return snapshotOf({
     name: "eth0",
     mac: ipJson(pw.pod, "link", "show", "eth0")[0].address,
     mtu: 1500,
-    addresses: [{ cidr: "10.9.0.5/32" }],
-    routes: [
-      { dst: "169.254.1.1/32" },
-      { dst: "0.0.0.0/0", gateway: "169.254.1.1" },
-      { dst: "10.60.0.0/16", gateway: "169.254.1.1", src: "10.99.99.99" }, // not a local address: EINVAL
-    ],
-    neighbors: [],
+    addresses: [{ cidr: "10.9.0.5/32" }, { cidr: "fd00:9::5/128" }],
+    routes: [{ dst: "169.254.1.1/32" }, { dst: "0.0.0.0/0", gateway: "169.254.1.1" }, {
+      dst: "::/0",
+      gateway: "fe80::1",
+    }],
+    neighbors: [{ ip: "169.254.1.1", mac: "02:00:00:00:00:99" }, { ip: "fe80::1", mac: "02:00:00:00:00:99" }],
+    ...link,
   });
-  const r = await podnet(["restore", "--from", "-", "--netns", w.path(q), "--link-netns", pw.podPath], text);
-  assert.equal(r.code, 1);
-  assert.match(
-    r.stderr,
-    /restore eth0 in \S+: route replace 10\.60\.0\.0\/16 via 169\.254\.1\.1 .*rolled back: eth0 moved back/,
-  );
-  assert.deepEqual(ipJson(q, "link", "show").map((l) => l.ifname), ["lo"]);
-  assert.deepEqual(v4(), before);
+}
+
+Deno.test("restore --link-netns refuses, before moving anything, what the kernel would refuse late; the pod still reaches its node", async () => {
+  await using w = world();
+  const pw = sourcePod(w);
+  const q = w.netns("q");
+  const busy = w.netns("busy"); // already has an eth0
+  ip(busy, "link", "add", "eth0", "type", "ifb");
+  const nov6 = w.netns("nov6"); // IPv6 off for links that arrive
+  run("nsenter", [`--net=${w.path(nov6)}`, "sh", "-c", "echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6"]);
+  const before = podState(pw);
+  const cases: [string, string, string, RegExp][] = [
+    ["named lo", q, eth0Of(pw, { name: "lo" }), /restore lo in \S+: the target already has a link named lo$/],
+    ["name taken", busy, eth0Of(pw, {}), /restore eth0 in \S+: the target already has a link named eth0$/],
+    ["IPv6 off", nov6, eth0Of(pw, {}), /restore eth0 in \S+: the snapshot has IPv6 but IPv6 is disabled there/],
+    [
+      "route src",
+      q,
+      eth0Of(pw, { routes: [{ dst: "10.60.0.0/16", gateway: "169.254.1.1", src: "10.99.99.99" }] }),
+      /route 10\.60\.0\.0\/16 via 169\.254\.1\.1: source 10\.99\.99\.99 is no address of the snapshot or the target$/,
+    ],
+    [
+      "own gateway",
+      q,
+      eth0Of(pw, { routes: [{ dst: "10.61.0.0/16", gateway: "10.9.0.5" }] }),
+      /route 10\.61\.0\.0\/16 via 10\.9\.0\.5: the gateway is the link's own address$/,
+    ],
+    [
+      "IPv6 under MTU 1280",
+      q,
+      eth0Of(pw, { mtu: 1279, addresses: [{ cidr: "10.9.0.5/32" }], routes: [{ dst: "::/0", gateway: "fe80::1" }] }),
+      /links\[0\]\.routes\[0\]\.dst: is IPv6 on a link of MTU 1279, below IPv6's minimum of 1280$/,
+    ],
+  ];
+  for (const [what, target, text, pattern] of cases) {
+    const targetBefore = kernelState(target.slice(target.lastIndexOf("/") + 1));
+    const r = await podnet(["restore", "--from", "-", "--netns", w.path(target), "--link-netns", pw.podPath], text);
+    assert.equal(r.code, 1, what);
+    assert.match(r.stderr.trim(), pattern, what);
+    assert.equal(r.stderr.trim().split("\n").length, 1, `${what}: one line`);
+    assert.deepEqual(podState(pw), before, `${what}: the pod is as it was`);
+    assert.deepEqual(kernelState(target), targetBefore, `${what}: the target is as it was`);
+  }
+  await podPings(pw);
 });
+
+Deno.test("restore --link-netns that fails late, at any step, puts the link back exactly as it was: the pod pings its node", async () => {
+  await using w = world();
+  const pw = sourcePod(w);
+  const q = w.netns("q");
+  await podPings(pw);
+  const before = podState(pw);
+  const text = eth0Of(pw, {
+    name: "pod0",
+    routes: [{ dst: "169.254.1.1/32" }, { dst: "0.0.0.0/0", gateway: "169.254.1.1" }, {
+      dst: "10.60.0.0/16",
+      gateway: "169.254.1.1",
+    }],
+  });
+  for (const step of ["move", "link", "addresses", "routes", "neighbors"]) {
+    const r = await runAsync(PODNET, ["restore", "--from", "-", "--netns", w.path(q), "--link-netns", pw.podPath], {
+      stdin: text,
+      env: { PODNET_TEST_SEAMS: "1", PODNET_TEST_FAIL_AT: `restore:${step}` },
+    });
+    assert.equal(r.code, 1, step);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^podnet restore: restore pod0 in \\S+: injected failure after step ${step} \\(PODNET_TEST_FAIL_AT\\) \\(rolled back: eth0 is back in \\S+ as it was\\)\n$`,
+      ),
+      step,
+    );
+    assert.deepEqual(links(q), ["lo"], step);
+    assert.deepEqual(podState(pw), before, `after a failure at ${step}, the pod is exactly as it was`);
+    await podPings(pw);
+  }
+  // The seam is inert without PODNET_TEST_SEAMS: the same restore succeeds, with the snapshot's name and MTU.
+  const ok = await runAsync(PODNET, ["restore", "--from", "-", "--netns", w.path(q), "--link-netns", pw.podPath], {
+    stdin: text,
+    env: { PODNET_TEST_FAIL_AT: "restore:routes" },
+  });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.deepEqual(ipJson(q, "link", "show", "pod0").map((l) => l.mtu), [1500]);
+  assert.deepEqual(links(pw.pod), ["lo"]);
+});
+
+function links(ns: string): string[] {
+  return ipJson(ns, "link", "show").map((l) => l.ifname);
+}
 
 Deno.test("restore finds the link by MAC under another name, moves it and gives it the snapshot's name", async () => {
   await using w = world();
@@ -314,180 +398,4 @@ Deno.test("restore names the link it cannot find", async () => {
   const r = await podnet(["restore", "--from", "-", "--netns", pw.podPath], text);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /link eth7 \(02:00:00:00:00:07\) not found in \/run\/netns\/pnt-/);
-});
-
-// ------------------------------------------------------------------ hook
-
-function state(pid: number | undefined, annotations: Record<string, string> = {}): string {
-  return JSON.stringify({ ociVersion: "1.0.2", id: "ctr1", status: "created", pid, bundle: "/x", annotations });
-}
-
-Deno.test("hook: a state without pid fails with one clear line", async () => {
-  const r = await podnet(["hook", "--link-netns", "/run/netns/nothing"], state(undefined));
-  assert.equal(r.code, 1);
-  assert.equal(
-    r.stderr,
-    "podnet hook: container ctr1: state has no pid; run podnet hook as a prestart or createRuntime hook, when the sandbox exists\n",
-  );
-});
-
-function hookWorld(w: World, alias?: string): PodWorld & { q: string } {
-  const pw = calicoPod(w, alias ? { alias } : {});
-  ip(pw.pod, "neigh", "replace", "169.254.1.1", "lladdr", pw.host.mac, "dev", "eth0", "nud", "permanent");
-  return { ...pw, q: w.netns("q") };
-}
-
-Deno.test("hook: annotations at /proc/1/ns/net, outside the allowed dir, or with no allowed dir are refused; nothing changes", async () => {
-  await using w = world();
-  const hw = hookWorld(w, "podnet-test/ctr1/eth0");
-  const pid = await sleeperIn(w, w.path(hw.q));
-  const allowed = w.tempDir();
-  const before = [kernelState(hw.pod), kernelState(hw.q)];
-  const cases: [string[], Record<string, string>, RegExp][] = [
-    [
-      ["--allowed-netns-dir", allowed],
-      { "podnet.io/link-netns": "/proc/1/ns/net" },
-      /^podnet hook: refusing annotation podnet\.io\/link-netns="\/proc\/1\/ns\/net": (not under|cannot resolve)/,
-    ],
-    [
-      ["--allowed-netns-dir", allowed],
-      { "podnet.io/link-netns": hw.podPath },
-      /refusing annotation podnet\.io\/link-netns=.*: not under/,
-    ],
-    [["--allowed-netns-dir", allowed], { "podnet.io/link-netns": `${allowed}/../../..${hw.podPath}` }, /not under/],
-    [[], { "podnet.io/link-netns": hw.podPath }, /the operator gave no --allowed-netns-dir/],
-    [
-      [],
-      { "podnet.io/ifname": "eth0" },
-      /refusing annotation podnet\.io\/ifname: the operator gave no --allowed-netns-dir/,
-    ],
-  ];
-  for (const [flags, ann, pattern] of cases) {
-    const r = await podnet(["hook", ...flags], state(pid, ann));
-    assert.equal(r.code, 1, JSON.stringify(ann));
-    assert.match(r.stderr, pattern);
-    assert.equal(r.stderr.split("\n").length, 2, "one line");
-  }
-  assert.deepEqual([kernelState(hw.pod), kernelState(hw.q)], before);
-});
-
-Deno.test("hook: an annotation under the allowed dir is honoured and moves the podnet pod end into the sandbox", async () => {
-  await using w = world();
-  const hw = hookWorld(w, "podnet-test/ctr1/eth0");
-  const pid = await sleeperIn(w, w.path(hw.q));
-  runHook(JSON.parse(state(pid, { "podnet.io/link-netns": hw.podPath })), {
-    allowedNetnsDir: "/run/netns",
-    selfNetns: hw.nodePath,
-  });
-  assert.deepEqual(ipJson(hw.pod, "link", "show").map((l) => l.ifname), ["lo"]);
-  assert.deepEqual(ipJson(hw.q, "-4", "addr", "show", "eth0")[0].addr_info.map((a: { local: string }) => a.local), [
-    "10.9.0.5",
-  ]);
-  assert.deepEqual(permanent(hw.q), [["169.254.1.1", hw.host.mac]]);
-});
-
-Deno.test("hook: an annotation naming another container's pod netns is refused, nothing moves", async () => {
-  await using w = world();
-  const hw = hookWorld(w, "podnet-test/other-pod/eth0"); // a genuine podnet pod end, of another container
-  const pid = await sleeperIn(w, w.path(hw.q));
-  assert.throws(
-    () =>
-      runHook(JSON.parse(state(pid, { "podnet.io/link-netns": hw.podPath })), {
-        allowedNetnsDir: "/run/netns",
-        selfNetns: hw.nodePath,
-        ifnames: [],
-      }),
-    /refusing to move eth0 from \S+ \(named by annotation podnet\.io\/link-netns\): it belongs to container other-pod, not ctr1/,
-  );
-  assert.deepEqual(ipJson(hw.pod, "link", "show").map((l) => l.ifname), ["lo", "eth0"]);
-  assert.deepEqual(ipJson(hw.q, "link", "show").map((l) => l.ifname), ["lo"]);
-});
-
-Deno.test("hook: refuses to move a link that is not the pod end of a podnet veth, unless the operator names it", async () => {
-  await using w = world();
-  const hw = hookWorld(w); // host end without podnet's alias
-  const pid = await sleeperIn(w, w.path(hw.q));
-  const st = JSON.parse(state(pid));
-  assert.throws(
-    () => runHook(st, { linkNetns: hw.podPath, selfNetns: hw.nodePath }),
-    /refusing to move eth0 from \/run\/netns\/pnt-\S+: it is not the pod end of a podnet veth/,
-  );
-  assert.deepEqual(ipJson(hw.pod, "link", "show").map((l) => l.ifname), ["lo", "eth0"]);
-  ip(hw.node, "link", "set", HOST_IF, "alias", "other/ctr1/eth1"); // podnet's form, but for another ifname
-  assert.throws(
-    () => runHook(st, { linkNetns: hw.podPath, selfNetns: hw.nodePath }),
-    /not the pod end of a podnet veth/,
-  );
-  runHook(st, { linkNetns: hw.podPath, selfNetns: hw.nodePath, ifnames: ["eth0"] });
-  assert.deepEqual(ipJson(hw.pod, "link", "show").map((l) => l.ifname), ["lo"]);
-  assert.deepEqual(permanent(hw.q), [["169.254.1.1", hw.host.mac]]);
-});
-
-Deno.test("hook: a veth whose ifindexes mirror a podnet pod end but whose peer lives elsewhere is refused (nsid check)", async () => {
-  await using w = world();
-  const hw = hookWorld(w, "podnet-test/ctr1/eth0");
-  const podEnd = ipJson(hw.pod, "link", "show", "eth0")[0];
-  // A decoy in another netns L: eth0 with the pod end's ifindex, its peer (in Z) with the host end's.
-  // Ifindexes alone cannot tell it from the real pod end; only the peer's netns id can.
-  const l = w.netns("decoy"), z = w.netns("z");
-  ip(
-    l,
-    "link",
-    "add",
-    "eth0",
-    "index",
-    String(podEnd.ifindex),
-    "type",
-    "veth",
-    "peer",
-    "name",
-    "zz",
-    "netns",
-    z,
-    "index",
-    String(hw.host.index),
-  );
-  ip(l, "link", "set", "eth0", "up");
-  const pid = await sleeperIn(w, w.path(hw.q));
-  assert.throws(
-    () => runHook(JSON.parse(state(pid)), { linkNetns: w.path(l), selfNetns: hw.nodePath }),
-    /refusing to move eth0 from \/run\/netns\/pnt-\S+: it is not the pod end of a podnet veth/,
-  );
-  assert.deepEqual(ipJson(l, "link", "show").map((x) => x.ifname), ["lo", "eth0"]);
-  assert.deepEqual(ipJson(hw.q, "link", "show").map((x) => x.ifname), ["lo"]);
-  // The genuine pod end is still taken.
-  runHook(JSON.parse(state(pid)), { linkNetns: hw.podPath, selfNetns: hw.nodePath });
-  assert.deepEqual(ipJson(hw.q, "link", "show").map((x) => x.ifname), ["lo", "eth0"]);
-});
-
-Deno.test("hook: refuses the node's own netns as target or link source", async () => {
-  await using w = world();
-  const hw = hookWorld(w, "podnet-test/ctr1/eth0");
-  const inNode = await sleeperIn(w, hw.nodePath);
-  const inQ = await sleeperIn(w, w.path(hw.q));
-  const opts = { linkNetns: hw.podPath, selfNetns: hw.nodePath };
-  assert.throws(
-    () => runHook(JSON.parse(state(inNode)), opts),
-    /refusing container ctr1 netns \/proc\/\d+\/ns\/net: it is the node's own netns/,
-  );
-  assert.throws(
-    () => runHook(JSON.parse(state(inQ)), { linkNetns: hw.nodePath, selfNetns: hw.nodePath }),
-    /refusing link netns \S+: it is the node's own netns/,
-  );
-  assert.throws(
-    () => runHook(JSON.parse(state(1)), opts),
-    /container ctr1 netns \/proc\/1\/ns\/net(?: cannot be opened|: it is PID 1's netns|: it is the node's own)/,
-  );
-  assert.deepEqual(ipJson(hw.pod, "link", "show").map((l) => l.ifname), ["lo", "eth0"]);
-});
-
-Deno.test("hook without --link-netns pins the sandbox netns's own gateway neighbors in place", async () => {
-  await using w = world();
-  const pw = calicoPod(w);
-  ip(pw.pod, "neigh", "replace", "169.254.1.1", "lladdr", pw.host.mac, "dev", "eth0", "nud", "reachable");
-  const pid = await sleeperIn(w, pw.podPath);
-  const before = ipJson(pw.pod, "route", "show");
-  runHook(JSON.parse(state(pid)), { selfNetns: pw.nodePath });
-  assert.deepEqual(permanent(pw.pod), [["169.254.1.1", pw.host.mac]]);
-  assert.deepEqual(ipJson(pw.pod, "route", "show"), before);
 });

@@ -7,7 +7,17 @@
 
 import assert from "node:assert/strict";
 import { ip, ipJson, run, world } from "./harness.ts";
-import { calicoPod, kernelState, NODE_IP, PING_NODE, POD_IP, PODNET, podnet, runsc } from "../lab/sandbox.ts";
+import {
+  calicoPod,
+  containerId,
+  kernelState,
+  NODE_IP,
+  PING_NODE,
+  POD_IP,
+  PODNET,
+  podnet,
+  runsc,
+} from "../lab/sandbox.ts";
 
 run("runsc", ["--version"]); // fails the file at once, with a clear message, when runsc is missing
 
@@ -48,11 +58,13 @@ Deno.test("runsc: without the pin the sandbox cannot reach the node; after podne
 
 Deno.test("runsc: prestart hook with --link-netns moves eth0 into the sandbox with addresses, routes and pin; ping works", async () => {
   await using w = world();
-  const pw = calicoPod(w, { alias: "podnet-test/c1/eth0" });
+  const id = containerId(w);
+  const pw = calicoPod(w, { alias: `podnet-test/${id}/eth0` }); // this container's attachment
   // As podnet's CNI leaves a pod in static-neighbor mode: the gateway pinned, proxy ARP off.
   ip(pw.pod, "neigh", "replace", "169.254.1.1", "lladdr", pw.host.mac, "dev", "eth0", "nud", "permanent");
   const captureDir = `${w.tempDir()}/capture`;
   const r = await runsc(w, {
+    id,
     runtimeNetns: pw.nodePath,
     containerNetns: null, // runsc makes a new, empty netns; the hook fills it
     args: ["/bin/busybox", "sh", "-c", `/bin/busybox ip addr; /bin/busybox ip route; ${PING_NODE.join(" ")}`],
