@@ -42,7 +42,8 @@ export const CNI_ROLE: Record<string, unknown> = {
 };
 
 if (import.meta.main) {
-  if (Deno.env.get("PODNET_PROFILE")) profileStart(performance.now());
+  const profile = Deno.env.get("PODNET_PROFILE");
+  if (profile) profileStart(performance.now(), profile);
   // Run as dist/cni.js (this file is only ever run bundled): the checkout is one level up.
   const root = new URL("../", import.meta.url);
   // Paths, not URLs: a checkout under a name with spaces is %-encoded in the URL.

@@ -58,6 +58,7 @@ export async function main(args: string[], io: Io): Promise<number> {
 }
 
 if (import.meta.main) {
-  if (Deno.env.get("PODNET_PROFILE")) profileStart(performance.now());
+  const profile = Deno.env.get("PODNET_PROFILE");
+  if (profile) profileStart(performance.now(), profile);
   Deno.exit(await main(Deno.args, processIo()));
 }

@@ -7,7 +7,8 @@
  *
  *   deno run -A scripts/profile_cni.ts [--rounds 20] [--json] [--installed]
  *
- * --installed profiles the plugin as `podnet install` writes it (lab/plugin.ts:
+ * --rss prints the resident set size (KiB) after each phase instead of its time
+ * (PODNET_PROFILE=rss: a /proc read at each mark). --installed profiles the plugin as `podnet install` writes it (lab/plugin.ts:
  * a frozen copy of dist/cni.js) instead of the checkout's bin/podnet.
  *
  * Needs root; builds its own netns world and removes it. Time it on a quiet
@@ -27,12 +28,19 @@ const CNI_BIN = "/usr/lib/cni";
 interface Profile {
   runtimeMs: number | null;
   loadMs: number;
-  phases: { phase: string; ms: number }[];
+  loadRssKiB: number;
+  cpuMs: number | null;
+  phases: { phase: string; ms: number; rssKiB: number }[];
 }
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { rounds: { type: "string", default: "20" }, json: { type: "boolean" }, installed: { type: "boolean" } },
+  options: {
+    rounds: { type: "string", default: "20" },
+    json: { type: "boolean" },
+    installed: { type: "boolean" },
+    rss: { type: "boolean" },
+  },
 });
 const rounds = Number(values.rounds);
 const empty = await Deno.makeTempFile({ suffix: ".ts" });
@@ -46,11 +54,17 @@ function record(series: string, p: Profile, wallMs: number): void {
   const m = samples.get(series) ?? new Map<string, number[]>();
   samples.set(series, m);
   const add = (k: string, v: number): void => void (m.get(k) ?? m.set(k, []).get(k)!).push(v);
+  if (values.rss) {
+    add("module load", p.loadRssKiB);
+    for (const ph of p.phases) add(ph.phase, ph.rssKiB);
+    return;
+  }
   if (p.runtimeMs !== null) add("spawn + Deno start", p.runtimeMs);
   add("module load", p.loadMs);
   for (const ph of p.phases) add(ph.phase, ph.ms);
   add("(sum of phases)", (p.runtimeMs ?? 0) + p.loadMs + p.phases.reduce((a, b) => a + b.ms, 0));
   add("(wall, outside)", wallMs);
+  if (p.cpuMs !== null) add("(CPU time, podnet alone)", p.cpuMs);
 }
 
 try {
@@ -77,7 +91,7 @@ try {
         CNI_PATH: CNI_BIN,
         PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
         PODNET_STATE_DIR: stateDir,
-        PODNET_PROFILE: "1",
+        PODNET_PROFILE: values.rss ? "rss" : "1",
         // Now, as wall-clock ns: the profile's first phase then runs from here (nsenter, the plugin's exec, Deno's start).
         PODNET_PROFILE_T0: String(BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6))),
       },
@@ -125,7 +139,8 @@ if (values.json) {
   console.log(JSON.stringify({ rounds, floorP50: +median(floor).toFixed(2), table }));
 } else {
   const how = values.installed ? "installed plugin" : "bin/podnet";
-  console.log(`podnet CNI phases, median ms over ${rounds} rounds (${how}, host-local IPAM, PODNET_PROFILE=1)`);
+  const unit = values.rss ? "RSS after each phase, KiB" : "ms";
+  console.log(`podnet CNI phases, median ${unit} over ${rounds} rounds (${how}, host-local IPAM, PODNET_PROFILE)`);
   console.log(`deno run of an empty file (the floor) in the same run: ${median(floor).toFixed(2)} ms`);
   console.log(`${"phase".padEnd(24)}${series.map((s) => s.padStart(12)).join("")}`);
   for (const row of table) {
