@@ -45,7 +45,7 @@ export function cniSpec(ctx: Ctx): AttachmentSpec {
   };
 }
 
-/** The facts a link-level plan needs: none (forwarding depends on the families, known after IPAM). */
+/** Facts for a plan without IPv6 (the link-level plan, an IPv4 pod): IPv6 forwarding does not come into it. */
 const NO_FACTS = { forceForwarding: true, ipv6Forwarding: true };
 
 /** Refuses an existing host end that is complete or not ours; returns a leftover to replace, else null. */
@@ -118,10 +118,10 @@ export async function cmdAdd(ctx: Ctx): Promise<Result> {
     const ipamResult = await pending.done;
     seam("ipam");
     if (ipamResult.ips.length === 0) throw new CniError(ERR.internal, `IPAM plugin ${ipam.type} returned no addresses`);
-    const p = plan(
-      { ...spec, addresses: ipamResult.ips.map((i) => i.address), routes: ipamResult.routes },
-      kernelFacts(),
-    );
+    const addresses = ipamResult.ips.map((i) => i.address);
+    // The kernel's facts matter for IPv6 forwarding only: an IPv4 pod needs no sysctl read for them.
+    const facts = addresses.some((a) => a.includes(":")) ? kernelFacts() : NO_FACTS;
+    const p = plan({ ...spec, addresses, routes: ipamResult.routes }, facts);
     for (const w of p.warnings) log.warn(w, { host: p.host.name });
     addressLinks(p, node, pod, ends, seam, written);
 

@@ -28,7 +28,7 @@
  * @module
  */
 
-import { linkAddVeth, linkDel, Socket, withNetns } from "../netlink/mod.ts";
+import { linkAddVeth, linkDel, linkSet, Socket, withNetns } from "../netlink/mod.ts";
 import { installedPlugin } from "../lab/plugin.ts";
 import { pct } from "./stats.ts";
 
@@ -64,6 +64,15 @@ function netns(name: string): string {
   return ns;
 }
 
+// Time the code as it is: an out-of-date dist/cni.js would make every CNI call run from source.
+{
+  const check = new Deno.Command(Deno.execPath(), { args: ["run", "-A", `${root}/scripts/bundle.ts`, "--check"] })
+    .outputSync();
+  if (!check.success) {
+    const built = new Deno.Command(Deno.execPath(), { args: ["run", "-A", `${root}/scripts/bundle.ts`] }).outputSync();
+    if (!built.success) throw new Error(`bench: dist/cni.js is out of date and could not be rebuilt`);
+  }
+}
 const binDir = `${tmp}/bin`;
 Deno.mkdirSync(binDir);
 // The plugin as `podnet install` puts it into a CNI bin dir (lab/plugin.ts).
@@ -192,9 +201,9 @@ async function addDel(stack: Stack, n: number): Promise<void> {
   const confs = { ptp: conf("ptp", stack), podnet: conf("podnet", stack) };
   if (stack === "v4") {
     // Warm: the first runs after a change fill Deno's caches.
-    timeRun(Deno.execPath(), ["run", "--no-config", "--quiet", emptyTs]);
-    timeRun(`${root}/bin/podnet`, ["--version"]);
-    timeRun(`${root}/bin/podnet`, [], CNI_VERSION_ENV);
+    await timeRun(Deno.execPath(), FLOOR_ARGS);
+    await timeRun(`${root}/bin/podnet`, ["--version"]);
+    await timeRun(`${root}/bin/podnet`, [], CNI_VERSION_ENV);
   }
   const ipamConf = conf("podnet", "v4");
   for (let i = 0; i < n; i++) {
@@ -367,13 +376,30 @@ const fl = {
 };
 const emptyTs = `${tmp}/empty.ts`;
 Deno.writeTextFileSync(emptyTs, "");
+/** `deno run` of an empty file with the flags the launcher gives Deno: the runtime floor. */
+const FLOOR_ARGS = [
+  "run",
+  "--quiet",
+  "--no-config",
+  "--no-lock",
+  "--cached-only",
+  "--no-prompt",
+  "--allow-all",
+  emptyTs,
+];
 
-function timeRun(cmd: string, args: string[], env?: Record<string, string>): number {
-  const t = performance.now();
-  const o = new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped", ...(env ? { env } : {}) })
-    .outputSync();
-  if (!o.success) throw new Error(`${cmd} ${args.join(" ")}: ${dec.decode(o.stderr)}`);
-  return performance.now() - t;
+/** The environment the launcher gives Deno (bin/launch.sh), for the runs that stand for the runtime floor. */
+const DENO_ENV = { DENO_DIR: Deno.env.get("DENO_DIR") || `${root}/.cache/deno`, DENO_NO_UPDATE_CHECK: "1" };
+
+/**
+ * Times one run of `cmd` exactly as the plugins are timed (`timed`: spawned from inside the node
+ * netns, stdin piped, bare environment), so that the floor subtracted from a plugin's time was
+ * measured the same way.
+ */
+async function timeRun(cmd: string, args: string[], env: Record<string, string> = {}): Promise<number> {
+  const r = await timed(cmd, args, { ...DENO_ENV, PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...env }, "{}", nodePath);
+  if (!r.ok) throw new Error(`${cmd} ${args.join(" ")}: ${r.stderr}`);
+  return r.ms;
 }
 
 // A CNI VERSION call as a runtime makes it (libcni asks every plugin before ADD): the CNI dispatch floor.
@@ -381,23 +407,34 @@ const CNI_VERSION_ENV = { CNI_COMMAND: "VERSION" };
 
 let vethSeq = 0;
 let vethPod: string | null = null;
-/** Times the kernel's removal of one veth like an attachment's, through the netlink layer (what every DEL pays). */
+let pendingVeth: { name: string; index: number } | null = null;
+/**
+ * Times the kernel's removal of one veth like an attachment's (both ends up, host end in the node,
+ * peer in a pod) through the netlink layer, what every DEL pays. Each is removed a round after it
+ * was made, as a pod's veth has lived a while: removing one made a moment ago waits longer.
+ */
 function sampleVethRemoval(): void {
   vethPod ??= `/run/netns/${netns("vethpod")}`;
   using node = Socket.open(nodePath);
+  if (pendingVeth !== null) {
+    const t = performance.now();
+    linkDel(node, pendingVeth);
+    fl.vethDel.push(performance.now() - t);
+  }
   const name = `pnbv${(vethSeq++).toString(36)}`;
   const host = linkAddVeth(node, { name, peerName: `e${name}`, peerNetns: vethPod });
-  const t = performance.now();
-  linkDel(node, host);
-  fl.vethDel.push(performance.now() - t);
+  linkSet(node, host, { up: true });
+  using pod = Socket.open(vethPod);
+  linkSet(pod, `e${name}`, { up: true });
+  pendingVeth = host;
 }
 
 let ipamSeq = 0;
 async function sampleFloor(ipamConf: string): Promise<void> {
   sampleVethRemoval();
-  fl.denoEmpty.push(timeRun(Deno.execPath(), ["run", "--no-config", "--quiet", emptyTs]));
-  fl.podnetVersion.push(timeRun(`${root}/bin/podnet`, ["--version"]));
-  fl.cniVersion.push(timeRun(`${root}/bin/podnet`, [], CNI_VERSION_ENV));
+  fl.denoEmpty.push(await timeRun(Deno.execPath(), FLOOR_ARGS));
+  fl.podnetVersion.push(await timeRun(`${root}/bin/podnet`, ["--version"]));
+  fl.cniVersion.push(await timeRun(`${root}/bin/podnet`, [], CNI_VERSION_ENV));
   // host-local alone, called as the plugins call it (same env, config on stdin); it never enters the netns.
   const env = {
     CNI_CONTAINERID: `ipam-${ipamSeq++}`,

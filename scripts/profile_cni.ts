@@ -7,6 +7,7 @@
  *
  *   deno run -A scripts/profile_cni.ts [--rounds 20] [--json] [--installed]
  *
+ * --v8-flags F passes DENO_V8_FLAGS=F to the plugin (to try V8 settings).
  * --rss prints the resident set size (KiB) after each phase instead of its time
  * (PODNET_PROFILE=rss: a /proc read at each mark). --installed profiles the plugin as `podnet install` writes it (lab/plugin.ts:
  * a frozen copy of dist/cni.js) instead of the checkout's bin/podnet.
@@ -40,9 +41,20 @@ const { values } = parseArgs({
     json: { type: "boolean" },
     installed: { type: "boolean" },
     rss: { type: "boolean" },
+    "v8-flags": { type: "string" },
   },
 });
 const rounds = Number(values.rounds);
+// Profile the code as it is: an out-of-date dist/cni.js would make every CNI call run from source.
+const root = new URL("..", import.meta.url).pathname;
+if (
+  !new Deno.Command(Deno.execPath(), { args: ["run", "-A", `${root}scripts/bundle.ts`, "--check"] }).outputSync()
+    .success
+) {
+  if (!new Deno.Command(Deno.execPath(), { args: ["run", "-A", `${root}scripts/bundle.ts`] }).outputSync().success) {
+    throw new Error("profile_cni: dist/cni.js is out of date and could not be rebuilt");
+  }
+}
 const empty = await Deno.makeTempFile({ suffix: ".ts" });
 const deno = Deno.execPath();
 
@@ -92,6 +104,7 @@ try {
         PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
         PODNET_STATE_DIR: stateDir,
         PODNET_PROFILE: values.rss ? "rss" : "1",
+        ...(values["v8-flags"] ? { DENO_V8_FLAGS: values["v8-flags"] } : {}),
         // Now, as wall-clock ns: the profile's first phase then runs from here (nsenter, the plugin's exec, Deno's start).
         PODNET_PROFILE_T0: String(BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6))),
       },
