@@ -28,7 +28,8 @@
  * @module
  */
 
-import { linkAddVeth, linkDel, linkSet, Socket, withNetns } from "../netlink/mod.ts";
+import { attach } from "../cni/attach.ts";
+import { linkDel, linkFind, Socket, withNetns } from "../netlink/mod.ts";
 import { installedPlugin } from "../lab/plugin.ts";
 import { pct } from "./stats.ts";
 
@@ -214,6 +215,7 @@ async function addDel(stack: Stack, n: number): Promise<void> {
       const a = await cni(plugin, "ADD", confs[plugin], id, ns);
       if (!a.ok) throw new Error(`${plugin} ADD failed: ${a.out}`);
       add[plugin].push(a.ms);
+      if (plugin === "podnet") sampleVethRemoval(stack);
       const d = await cni(plugin, "DEL", confs[plugin], id, ns);
       if (!d.ok) throw new Error(`${plugin} DEL failed: ${d.out}`);
       del[plugin].push(d.ms);
@@ -371,8 +373,8 @@ const fl = {
   denoEmpty: [] as number[],
   ipamAdd: [] as number[],
   ipamDel: [] as number[],
-  /** The kernel removing one veth (host end in the node, peer in a pod) through podnet's netlink layer. */
-  vethDel: [] as number[],
+  /** The kernel removing an attachment's veth (as ADD makes it, IPv4 or dual-stack) through the netlink layer. */
+  vethDel: { v4: [] as number[], ds: [] as number[] },
 };
 const emptyTs = `${tmp}/empty.ts`;
 Deno.writeTextFileSync(emptyTs, "");
@@ -405,33 +407,34 @@ async function timeRun(cmd: string, args: string[], env: Record<string, string> 
 // A CNI VERSION call as a runtime makes it (libcni asks every plugin before ADD): the CNI dispatch floor.
 const CNI_VERSION_ENV = { CNI_COMMAND: "VERSION" };
 
-let vethSeq = 0;
-let vethPod: string | null = null;
-let pendingVeth: { name: string; index: number } | null = null;
+const vethPods: Partial<Record<Stack, string>> = {};
+const pendingVeth: Partial<Record<Stack, string>> = {};
 /**
- * Times the kernel's removal of one veth like an attachment's (both ends up, host end in the node,
- * peer in a pod) through the netlink layer, what every DEL pays. Each is removed a round after it
- * was made, as a pod's veth has lived a while: removing one made a moment ago waits longer.
+ * Times the kernel's removal of a veth identical to an attachment of `stack` (made by `attach`, the
+ * machinery of ADD, a round earlier: a pod's veth has lived a while), through the netlink layer:
+ * what every DEL pays and no plugin can shed. Sampled right before podnet's own DEL of the same
+ * stack, so both meet the same background (the kernel still cleaning up the last pod's netns).
  */
-function sampleVethRemoval(): void {
-  vethPod ??= `/run/netns/${netns("vethpod")}`;
-  using node = Socket.open(nodePath);
-  if (pendingVeth !== null) {
-    const t = performance.now();
-    linkDel(node, pendingVeth);
-    fl.vethDel.push(performance.now() - t);
-  }
-  const name = `pnbv${(vethSeq++).toString(36)}`;
-  const host = linkAddVeth(node, { name, peerName: `e${name}`, peerNetns: vethPod });
-  linkSet(node, host, { up: true });
-  using pod = Socket.open(vethPod);
-  linkSet(pod, `e${name}`, { up: true });
-  pendingVeth = host;
+function sampleVethRemoval(stack: Stack): void {
+  const podPath = vethPods[stack] ??= `/run/netns/${netns(`veth${stack}`)}`;
+  withNetns(nodePath, () => {
+    using node = Socket.open();
+    const pending = pendingVeth[stack];
+    if (pending !== undefined) {
+      const link = linkFind(node, pending);
+      if (link === null) throw new Error(`bench: the veth ${pending} vanished`);
+      const t = performance.now();
+      linkDel(node, link);
+      fl.vethDel[stack].push(performance.now() - t);
+    }
+    const ips = stack === "v4" ? ["10.250.0.5"] : ["10.251.0.5", "fd00:251::5"];
+    pendingVeth[stack] = attach({ netns: podPath, containerId: `bench-veth-${stack}`, ips, stateDir: `${tmp}/state` })
+      .hostInterface;
+  });
 }
 
 let ipamSeq = 0;
 async function sampleFloor(ipamConf: string): Promise<void> {
-  sampleVethRemoval();
   fl.denoEmpty.push(await timeRun(Deno.execPath(), FLOOR_ARGS));
   fl.podnetVersion.push(await timeRun(`${root}/bin/podnet`, ["--version"]));
   fl.cniVersion.push(await timeRun(`${root}/bin/podnet`, [], CNI_VERSION_ENV));
@@ -471,11 +474,11 @@ function target(name: string, value: number, cmp: "≤" | "≥", goal: number): 
 
 /** Milliseconds podnet spends beyond what the runtime, IPAM and the kernel cost in this run (p50s). */
 function ownTimes(): { add: number; del: number; dsDel: number } {
-  const floor = pct(fl.denoEmpty, 50), veth = pct(fl.vethDel, 50);
+  const floor = pct(fl.denoEmpty, 50);
   return {
     add: p50Of("IPv4 ADD") - floor - pct(fl.ipamAdd, 50),
-    del: p50Of("IPv4 DEL") - floor - veth,
-    dsDel: p50Of("dual-stack DEL") - floor - veth,
+    del: p50Of("IPv4 DEL") - floor - pct(fl.vethDel.v4, 50),
+    dsDel: p50Of("dual-stack DEL") - floor - pct(fl.vethDel.ds, 50),
   };
 }
 
@@ -576,9 +579,13 @@ try {
     } | ${N} |`,
   );
   lines.push(
-    `| kernel: removing one veth through the netlink layer, as every DEL does (ms) | ${f2(pct(fl.vethDel, 50))} | ${
-      f2(pct(fl.vethDel, 90))
-    } | ${f2(pct(fl.vethDel, 50))} | ${f2(pct(fl.vethDel, 90))} | – | ${fl.vethDel.length} |`,
+    ...(["v4", "ds"] as const).map((st) =>
+      `| kernel: removing an ${
+        st === "v4" ? "IPv4" : "dual-stack"
+      } attachment's veth (netlink layer), as every DEL does (ms) | ${f2(pct(fl.vethDel[st], 50))} | ${
+        f2(pct(fl.vethDel[st], 90))
+      } | ${f2(pct(fl.vethDel[st], 50))} | ${f2(pct(fl.vethDel[st], 90))} | – | ${fl.vethDel[st].length} |`
+    ),
     `| CPU time of one IPv4 ADD, the plugin process alone (podnet; ptp column: deno run empty.ts) (ms) | ${
       f2(pct(cpu.floor, 50))
     } | ${f2(pct(cpu.floor, 90))} | ${f2(pct(cpu.podnetAdd, 50))} | ${f2(pct(cpu.podnetAdd, 90))} | ${
@@ -603,7 +610,7 @@ try {
   }
   const own = ownTimes();
   const ownPtp = p50Of("IPv4 ADD", "ptp") - pct(fl.ipamAdd, 50);
-  const ownPtpDel = p50Of("IPv4 DEL", "ptp") - pct(fl.vethDel, 50);
+  const ownPtpDel = p50Of("IPv4 DEL", "ptp") - pct(fl.vethDel.v4, 50);
   const targets = checkTargets();
   lines.push(
     "",
@@ -641,7 +648,8 @@ try {
           denoEmpty: { p50: pct(fl.denoEmpty, 50), p90: pct(fl.denoEmpty, 90) },
           hostLocalAdd: { p50: pct(fl.ipamAdd, 50), p90: pct(fl.ipamAdd, 90) },
           hostLocalDel: { p50: pct(fl.ipamDel, 50), p90: pct(fl.ipamDel, 90) },
-          kernelVethDel: { p50: pct(fl.vethDel, 50), p90: pct(fl.vethDel, 90) },
+          kernelVethDelV4: { p50: pct(fl.vethDel.v4, 50), p90: pct(fl.vethDel.v4, 90) },
+          kernelVethDelDualStack: { p50: pct(fl.vethDel.ds, 50), p90: pct(fl.vethDel.ds, 90) },
         },
         own: ownTimes(),
         cpu: {
@@ -669,6 +677,7 @@ try {
     ) + "\n",
   );
 } finally {
+  for (const name of Object.values(pendingVeth)) sh("ip", ["netns", "exec", `${tag}-node`, "ip", "link", "del", name]);
   for (const ns of made.reverse()) sh("ip", ["netns", "del", ns]);
   Deno.removeSync(tmp, { recursive: true });
 }
