@@ -580,8 +580,8 @@ try {
   );
   lines.push(
     ...(["v4", "ds"] as const).map((st) =>
-      `| kernel: removing an ${
-        st === "v4" ? "IPv4" : "dual-stack"
+      `| kernel: removing ${
+        st === "v4" ? "an IPv4" : "a dual-stack"
       } attachment's veth (netlink layer), as every DEL does (ms) | ${f2(pct(fl.vethDel[st], 50))} | ${
         f2(pct(fl.vethDel[st], 90))
       } | ${f2(pct(fl.vethDel[st], 50))} | ${f2(pct(fl.vethDel[st], 90))} | – | ${fl.vethDel[st].length} |`
