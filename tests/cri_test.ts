@@ -81,7 +81,7 @@ Deno.test("CRI: a dual-stack pod is READY with podnet's addresses, its busybox c
   const result = n.cachedResult(pod.id);
   assert.deepEqual(result?.ips?.map((i) => i.address), [`${st.network!.ip}/32`, `${ip6}/128`]);
 
-  // Node side: the host end named, aliased and routed as DESIGN.md says; no proxy ARP.
+  // Node side: the host end named, aliased and routed as cni/attachment.ts plans it; no proxy ARP.
   const end = hostEnd(n, pod.id);
   assert.ok(end, `no host end aliased ${n.network}/${pod.id}/eth0`);
   assert.match(end.ifname, /^pn[0-9a-f]{13}$/);
