@@ -19,6 +19,7 @@ import {
   NLE_OBJ_NOTFOUND,
 } from "../ffi/libnl.ts";
 import { strerror } from "../ffi/libc.ts";
+import { sleepSync } from "../core/time.ts";
 
 const ENOENT = 2;
 const ESRCH = 3;
@@ -169,16 +170,26 @@ export const RETRY_ATTEMPTS = 5;
 export const DUMP_BUDGET_MS = 5000;
 
 /**
- * Runs `fn`, retrying a bounded number of times while it fails transiently
- * (interrupted dump, EBUSY, EAGAIN). The kernel interrupts a dump when the
- * table changes under it; a fresh dump is the documented remedy.
+ * Runs `fn`, retrying while it fails transiently (interrupted dump, EBUSY,
+ * EAGAIN): at once, up to `limit` attempts in all (a request), or with
+ * backoff (1, 2, 4 … 64 ms) for up to `limit.budgetMs` (a dump: the kernel
+ * interrupts one whenever its table changes meanwhile, and a fresh dump is
+ * the documented remedy; retries spread over the churn).
  */
-export function retryTransient<T>(fn: () => T, attempts: number = RETRY_ATTEMPTS): T {
-  for (let i = 1;; i++) {
+export function retryTransient<T>(fn: () => T, limit: number | { budgetMs: number } = RETRY_ATTEMPTS): T {
+  const deadline = typeof limit === "number" ? Infinity : performance.now() + limit.budgetMs;
+  for (let i = 1, wait = 1;; i++, wait = Math.min(wait * 2, 64)) {
     try {
       return fn();
     } catch (e) {
-      if (!(e instanceof NetlinkError) || !e.transient || i >= attempts) throw e;
+      if (!(e instanceof NetlinkError) || !e.transient) throw e;
+      if (typeof limit === "number") {
+        if (i >= limit) throw e;
+        continue;
+      }
+      const left = deadline - performance.now();
+      if (left <= 0) throw e;
+      sleepSync(Math.min(wait, left));
     }
   }
 }

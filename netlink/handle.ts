@@ -8,11 +8,10 @@
  * @module
  */
 
-import { netnsId, withNetns } from "./netns.ts";
+import { NetlinkError } from "./errors.ts";
+import { isCurrentNetns, netnsId, SELF_NETNS, withNetns } from "./netns.ts";
 import { Socket } from "./socket.ts";
 import { sysctlRead, sysctlTryRead, sysctlWrite } from "./sysctl.ts";
-
-const SELF = "/proc/thread-self/ns/net";
 
 /** A network namespace and a socket bound to it. Close it (or declare it with `using`). */
 export class Netns {
@@ -34,6 +33,31 @@ export class Netns {
     return new Netns(path);
   }
 
+  /**
+   * The namespace at `path` with its socket open, after checking that it is
+   * another one than this thread's: it exists and is readable, it is not the
+   * netns this thread is in, and it can be entered as a network namespace.
+   * Throws `NetnsRefused` saying which (a CNI_NETNS, `podnet attach --netns`).
+   */
+  static other(path: string): Netns {
+    let own: boolean;
+    try {
+      own = isCurrentNetns(path);
+    } catch {
+      throw new NetnsRefused("unreadable", "does not exist or is not readable");
+    }
+    if (own) throw new NetnsRefused("own", "is this process's own network namespace");
+    const ns = new Netns(path);
+    try {
+      void ns.sock;
+    } catch (e) {
+      ns.close();
+      const why = e instanceof NetlinkError ? e.message.slice(e.action.length + 2) : "cannot be entered";
+      throw new NetnsRefused("not-netns", why);
+    }
+    return ns;
+  }
+
   /** The rtnetlink socket of this namespace, opened inside it on first use. */
   get sock(): Socket {
     return this.#sock ??= Socket.open(this.path);
@@ -41,12 +65,12 @@ export class Netns {
 
   /** Identity (dev:inode of the namespace file): equal ids mean the same namespace. */
   id(): string {
-    return netnsId(this.path ?? SELF);
+    return netnsId(this.path ?? SELF_NETNS);
   }
 
   /** Runs synchronous `fn` with the thread inside this namespace (no switch for `here()`). */
   run<T>(fn: () => T): T {
-    return this.path === null ? fn() : withNetns(this.path, fn);
+    return withNetns(this.path, fn);
   }
 
   /** A sysctl of this namespace (`net/ipv4/conf/eth0/forwarding`). */
@@ -82,5 +106,15 @@ export class Netns {
 
   [Symbol.dispose](): void {
     this.close();
+  }
+}
+
+/** Why `Netns.other` refused a path; `detail` says it in words (never the path). */
+export class NetnsRefused extends Error {
+  override readonly name = "NetnsRefused";
+  readonly reason: "unreadable" | "own" | "not-netns";
+  constructor(reason: "unreadable" | "own" | "not-netns", detail: string) {
+    super(detail);
+    this.reason = reason;
   }
 }

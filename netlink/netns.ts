@@ -20,7 +20,9 @@ import {
 } from "../ffi/libc.ts";
 import { fsErrno, libcError, NetlinkError } from "./errors.ts";
 
-const SELF = "/proc/thread-self/ns/net";
+/** The calling thread's own netns. */
+export const SELF_NETNS = "/proc/thread-self/ns/net";
+const SELF = SELF_NETNS;
 
 /** ENOTDIR's neighbour for "this is not a namespace": EINVAL, as setns(2) answers for one. */
 const EINVAL = 22;
@@ -57,14 +59,17 @@ function enter(fd: number, path: string): void {
 /**
  * Runs `fn` with the calling thread inside the network namespace at `path`
  * (e.g. `/run/netns/pod1` or `/proc/PID/ns/net`) and switches back afterwards,
- * also when `fn` throws. `fn` must be synchronous.
+ * also when `fn` throws. `fn` must be synchronous. A null (or absent) `path`
+ * is the calling thread's own netns: `fn` runs as it is, no switch. Only an
+ * absent path means that: an empty one (an unset variable read as "") fails.
  *
  * @example
  * ```ts ignore
  * const ifindex = withNetns("/run/netns/pod1", () => Deno.readTextFileSync("/sys/class/net/eth0/ifindex"));
  * ```
  */
-export function withNetns<T>(path: string, fn: () => T): T {
+export function withNetns<T>(path: string | null | undefined, fn: () => T): T {
+  if (path === null || path === undefined) return fn();
   const saved = openNetnsFd(SELF);
   try {
     const target = openNetnsFd(path);

@@ -7,7 +7,6 @@
 
 import { libnl, libnlCache, NLE_DUMP_INTR } from "../ffi/libnl.ts";
 import { AF_INET, AF_INET6 } from "../ffi/libc.ts";
-import { sleepSync } from "../core/time.ts";
 import {
   check,
   DUMP_BUDGET_MS,
@@ -127,16 +126,7 @@ export function dump<T>(
   map: (obj: Ptr) => T | null,
   budgetMs: number = DUMP_BUDGET_MS,
 ): T[] {
-  const deadline = performance.now() + budgetMs;
-  for (let wait = 1;; wait = Math.min(wait * 2, 64)) {
-    try {
-      return dumpOnce(sock, action, alloc, map);
-    } catch (e) {
-      const left = deadline - performance.now();
-      if (!(e instanceof NetlinkError && e.transient) || left <= 0) throw e;
-      sleepSync(Math.min(wait, left));
-    }
-  }
+  return retryTransient(() => dumpOnce(sock, action, alloc, map), { budgetMs });
 }
 
 function dumpOnce<T>(

@@ -63,6 +63,5 @@ export function sendProbe(netnsPath: string | null, link: Pick<Link, "index" | "
       libc.symbols.close(fd);
     }
   };
-  if (netnsPath === null) send();
-  else withNetns(netnsPath, send);
+  withNetns(netnsPath, send);
 }

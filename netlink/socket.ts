@@ -26,10 +26,8 @@ export class Socket {
    * `/run/netns/pod1` or `/proc/PID/ns/net`) when given.
    */
   static open(netns?: string | null): Socket {
-    // Only an absent netns means "here": an empty path (say, an unset variable
-    // read as "") must fail, not silently address the caller's netns.
-    if (netns === undefined || netns === null) return Socket.#connect(null);
-    return withNetns(netns, () => Socket.#connect(netns));
+    // Only an absent netns means "here" (withNetns): an empty path must fail, not address the caller's netns.
+    return withNetns(netns, () => Socket.#connect(netns ?? null));
   }
 
   static #connect(netns: string | null): Socket {
