@@ -54,12 +54,17 @@ export function strs(v: Values, name: string): string[] {
   return Array.isArray(x) ? x.filter((s): s is string => typeof s === "string") : typeof x === "string" ? [x] : [];
 }
 
-/** A non-negative integer flag, or `def`. */
+/** A string flag that must be given and not empty; `hint` is added to the usage error. */
+export function required(cmd: string, v: Values, name: string, hint = ""): string {
+  const x = str(v, name);
+  if (x === undefined || x === "") throw new UsageError(`podnet ${cmd}: --${name} is required${hint}`);
+  return x;
+}
+
+/** A non-negative integer flag, or `def`. The refused text is not repeated (a flag's value is input too). */
 export function int(cmd: string, v: Values, name: string, def: number): number {
   const x = str(v, name);
   if (x === undefined) return def;
-  if (!/^[0-9]{1,9}$/.test(x)) {
-    throw new UsageError(`podnet ${cmd}: --${name} wants a whole number, got ${JSON.stringify(x)}`);
-  }
+  if (!/^[0-9]{1,9}$/.test(x)) throw new UsageError(`podnet ${cmd}: --${name} wants a whole number`);
   return Number(x);
 }

@@ -11,6 +11,9 @@ export const VERSION = "0.1.0";
 /** CNI spec versions podnet speaks, oldest first. */
 export const CNI_VERSIONS: readonly string[] = ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"];
 
+/** A CNI version string's shape (`1.0.0`): a value of this shape can hold no secret and may be quoted. */
+export const VERSION_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
 /** The pod's link-local IPv4 gateway, answered by the host end (Calico uses the same). */
 export const GW4 = "169.254.1.1";
 /** The pod's IPv6 gateway, an address of the host end. */

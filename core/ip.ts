@@ -98,6 +98,26 @@ export function parseCidr(s: string): Cidr | null {
   return { ...ip, prefix: Number(p) };
 }
 
+/** 4 or 6 for an address or CIDR string; 4 when it is neither (callers pass validated text). */
+export function familyOf(cidrOrIp: string): Family {
+  return parseCidr(cidrOrIp)?.family ?? 4;
+}
+
+/** The address of `addr/prefix` (`10.0.0.5/24` → `10.0.0.5`); an address without a prefix as it is. */
+export function addressOf(cidr: string): string {
+  const slash = cidr.indexOf("/");
+  return slash < 0 ? cidr : cidr.slice(0, slash);
+}
+
+/** Whether an address (or the address of a CIDR) is link-local: 169.254.0.0/16 or fe80::/10. */
+export function isLinkLocal(cidrOrIp: string): boolean {
+  const c = parseCidr(cidrOrIp);
+  if (c === null) return false;
+  return c.family === 4
+    ? c.bytes[0] === 169 && c.bytes[1] === 254
+    : c.bytes[0] === 0xfe && (c.bytes[1]! & 0xc0) === 0x80;
+}
+
 /** Formats address bytes (4 or 16) canonically. */
 export function formatIp(bytes: Uint8Array): string {
   if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;

@@ -10,7 +10,8 @@
  * @module
  */
 
-import { sha256 } from "./sha256.ts";
+import { formatMac } from "./ip.ts";
+import { hex, sha256 } from "./sha256.ts";
 
 /** IFNAMSIZ - 1: the longest interface name in bytes. */
 export const IFNAME_MAX = 15;
@@ -46,6 +47,15 @@ export function validIfname(name: unknown): name is string {
 /** The alias of the host end of `containerId`'s interface `ifname` in network `network`. */
 export function hostAlias(network: string, containerId: string, ifname: string): string {
   return `${network}/${containerId}/${ifname}`;
+}
+
+/** The kernel's limit on an interface alias (IFLA_IFALIAS: 256 bytes with the NUL). */
+export const ALIAS_MAX = 255;
+
+/** The byte length of `alias` when it is longer than an interface alias can be, else null. */
+export function aliasOverflow(alias: string): number | null {
+  const n = new TextEncoder().encode(alias).length;
+  return n > ALIAS_MAX ? n : null;
 }
 
 /** An alias made by `hostAlias`, split; null when `alias` is not one (each part checked). */
@@ -91,8 +101,7 @@ export function keyDigest(key: string): Uint8Array {
 /** Derives the host end's name and MACs (SHA-256 of `containerID/ifname`). */
 export function hostEnd(prefix: string, containerId: string, ifname: string): HostEnd {
   const digest = keyDigest(`${containerId}/${ifname}`);
-  const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-  const name = prefix + hex.slice(0, IFNAME_MAX - prefix.length);
+  const name = prefix + hex(digest).slice(0, IFNAME_MAX - prefix.length);
   // The MACs come from the far end of the digest, so they do not repeat the name's bits.
   return { name, mac: macFrom(digest.slice(26, 32)), podMac: macFrom(digest.slice(20, 26)) };
 }
@@ -100,5 +109,5 @@ export function hostEnd(prefix: string, containerId: string, ifname: string): Ho
 function macFrom(m: Uint8Array): string {
   // Bit 1 of the first octet set = locally administered, bit 0 clear = unicast.
   m[0] = (m[0]! & 0xfc) | 0x02;
-  return Array.from(m, (b) => b.toString(16).padStart(2, "0")).join(":");
+  return formatMac(m);
 }

@@ -17,7 +17,8 @@ const marks: [string, number][] = [];
 /** Resident set size (KiB) at each mark, read from /proc/self/status: where memory grows. */
 const rss: number[] = [];
 
-function rssKiB(): number {
+/** The process's resident set size in KiB (0 when /proc says nothing). */
+export function rssKiB(): number {
   return Number(/^VmRSS:\s+(\d+)/m.exec(Deno.readTextFileSync("/proc/self/status"))?.[1] ?? 0);
 }
 

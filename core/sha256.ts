@@ -142,3 +142,16 @@ export function sha256(data: Uint8Array): Uint8Array {
   h.forEach((x, i) => ov.setUint32(4 * i, x));
   return out;
 }
+
+/** Lowercase hex of `bytes`. */
+export function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Hex SHA-256 by Web Crypto, for large data (a compiled podnet is ~90 MB: `sha256` here takes
+ * seconds in pure JS); asynchronous, so never on a CNI call's path.
+ */
+export async function sha256HexOfLarge(data: Uint8Array): Promise<string> {
+  return hex(new Uint8Array(await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>)));
+}

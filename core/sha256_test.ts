@@ -1,7 +1,5 @@
 import assert from "node:assert/strict";
-import { sha256 } from "./sha256.ts";
-
-const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+import { hex, sha256 } from "./sha256.ts";
 
 Deno.test("sha256 matches the FIPS 180-4 examples", () => {
   const enc = new TextEncoder();
