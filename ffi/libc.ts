@@ -339,7 +339,6 @@ export const NSFS_MAGIC = 0x6e736673;
 /** flock(2) operations. */
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
-export const LOCK_UN = 8;
 export const EWOULDBLOCK = 11;
 
 /** open(2) flags, namespace and socket constants from the kernel headers. */
@@ -349,7 +348,6 @@ export const O_RDWR = 2;
 export const O_CREAT = 0o100;
 export const O_APPEND = 0o2000;
 export const O_NONBLOCK = 0o4000;
-export const O_DIRECTORY = 0o200000;
 export const O_NOFOLLOW = 0o400000;
 export const O_CLOEXEC = 0o2000000;
 export const ELOOP = 40;

@@ -29,6 +29,7 @@ import {
   strerror,
 } from "../ffi/libc.ts";
 import { keyDigest } from "../core/names.ts";
+import { hex } from "../core/sha256.ts";
 import { sleepSync } from "../core/time.ts";
 
 /** How long a call waits for another call on the same attachment by default. */
@@ -65,8 +66,7 @@ export class AttachmentLock {
    */
   static acquire(dir: string, key: string, timeoutMs: number = DEFAULT_LOCK_TIMEOUT_MS): AttachmentLock {
     Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const hex = Array.from(keyDigest(key).slice(0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
-    const path = `${dir}/${hex}.lock`;
+    const path = `${dir}/${hex(keyDigest(key).slice(0, 16))}.lock`;
     const deadline = performance.now() + timeoutMs;
     for (let wait = 1;; wait = Math.min(wait * 2, 50)) {
       const fd = libc.symbols.open(cstr(path), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600);

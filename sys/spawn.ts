@@ -36,6 +36,25 @@ import {
   WNOHANG,
 } from "../ffi/libc.ts";
 
+/**
+ * The first `DIR/name` of `dirs` that is an executable regular file, with
+ * what stat says of it; null when there is none. Relative directories are
+ * skipped: what they name depends on the working directory.
+ */
+export function executableIn(dirs: readonly string[], name: string): { path: string; info: Deno.FileInfo } | null {
+  for (const dir of dirs) {
+    if (!dir.startsWith("/")) continue;
+    const path = `${dir.replace(/\/+$/, "")}/${name}`;
+    try {
+      const info = Deno.statSync(path);
+      if (info.isFile && ((info.mode ?? 0) & 0o111) !== 0) return { path, info };
+    } catch {
+      // not in this directory
+    }
+  }
+  return null;
+}
+
 /** How a spawned process ended and what it printed. */
 export interface Exited {
   /** Exit status; 128 + signal number when a signal ended it (as shells and Deno report it). */
