@@ -22,7 +22,7 @@ import { isVethPeer, type Link, linkDel, linkFind, linkNamePresent, Netns } from
 import { mark } from "../core/profile.ts";
 import { load } from "../sys/load.ts";
 import { addressLinks, createLinks, finish } from "./apply.ts";
-import { type AttachmentSpec, claimOf, type Plan, plan } from "./attachment.ts";
+import { type AttachmentSpec, claimOf, NO_FACTS, type Plan, plan } from "./attachment.ts";
 import { checkAliasLength } from "./config.ts";
 import { type Ctx, openPodNetns } from "./context.ts";
 import { CniError, ERR, ignoreNotFound } from "./errors.ts";
@@ -44,9 +44,6 @@ export function cniSpec(ctx: Ctx): AttachmentSpec {
     addresses: [],
   };
 }
-
-/** Facts for a plan without IPv6 (the link-level plan, an IPv4 pod): IPv6 forwarding does not come into it. */
-const NO_FACTS = { forceForwarding: true, ipv6Forwarding: true };
 
 /** Refuses an existing host end that is complete or not ours; returns a leftover to replace, else null. */
 function refuseExisting(ctx: Ctx, links: Plan, node: Netns): Link | null {

@@ -28,7 +28,8 @@ import {
   routeReplace,
 } from "../netlink/mod.ts";
 import { GW4, GW6 } from "../core/constants.ts";
-import { familyOf, type Observed, type Plan, type SysctlWant } from "./attachment.ts";
+import { familyOf } from "../core/ip.ts";
+import { type Observed, type Plan, routeKey, type SysctlWant } from "./attachment.ts";
 import { ignoreNotFound } from "./errors.ts";
 import type { Rollback } from "./rollback.ts";
 
@@ -151,10 +152,10 @@ export function converge(p: Plan, node: Netns, pod: Netns, o: Observed, ends: En
   }
   // What podnet made for a family or route the plan no longer has: its routes via the gateways,
   // the gateway's on-link route, the pins, fe80::1 on the host end. Nothing else is touched.
-  const want = new Set(p.pod.routes.map((r) => `${r.dst}|${r.gateway ?? ""}`));
+  const want = new Set(p.pod.routes.map(routeKey));
   for (const r of q.routes) {
     const ours = r.gateway === GW4 || r.gateway === GW6 || (r.gateway === undefined && r.dst === `${GW4}/32`);
-    if (!ours || want.has(`${r.dst}|${r.gateway ?? ""}`)) continue;
+    if (!ours || want.has(routeKey(r))) continue;
     ignoreNotFound(() =>
       routeDel(pod.sock, { dst: r.dst, ...(r.gateway ? { gateway: r.gateway } : {}), link: ends.pod })
     );

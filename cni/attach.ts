@@ -16,12 +16,12 @@
  */
 
 import { DEFAULT_PREFIX, DEFAULT_STATE_DIR, MTU_MAX, MTU_MIN } from "../core/constants.ts";
-import { parseCidr } from "../core/ip.ts";
-import { hostEnd, ID_RE, ifnameProblem, parseAlias } from "../core/names.ts";
-import { isCurrentNetns, type Link, linkDel, linkFind, linkList, Netns, routeDel, routeList } from "../netlink/mod.ts";
+import { isLinkLocal, parseCidr } from "../core/ip.ts";
+import { aliasOverflow, hostAlias, hostEnd, ID_RE, ifnameProblem, parseAlias } from "../core/names.ts";
+import { type Link, linkDel, linkFind, linkList, Netns, NetnsRefused, routeDel, routeList } from "../netlink/mod.ts";
 import { AttachmentLock, DEFAULT_LOCK_TIMEOUT_MS } from "../sys/lock.ts";
-import { addressLinks, converge, createLinks, type Ends, finish } from "./apply.ts";
-import { type AttachmentSpec, claimOf, diff, type GatewayMode, hostCidr, plan } from "./attachment.ts";
+import { addressLinks, converge, createLinks, finish } from "./apply.ts";
+import { type AttachmentSpec, claimOf, diff, GATEWAY_MODES, type GatewayMode, hostCidr, plan } from "./attachment.ts";
 import { ignoreNotFound } from "./errors.ts";
 import { kernelFacts, observe } from "./observe.ts";
 import { Rollback } from "./rollback.ts";
@@ -125,13 +125,13 @@ export function attachSpec(req: AttachRequest): AttachmentSpec {
     const c = parseCidr(ip);
     if (c === null) throw new AttachError(`ips[${i}] is not an IP address`, "input");
     const host = hostCidr(ip);
-    if (host.startsWith("169.254.") || /^fe[89ab][0-9a-f]:/i.test(host) || host.startsWith("0.") || host === "::/128") {
+    if (isLinkLocal(host) || host.startsWith("0.") || host === "::/128") {
       throw new AttachError(`ips[${i}] is link-local or unspecified; a pod needs a routable address`, "input");
     }
   });
-  const mode = req.gatewayMode ?? "static-neighbor";
-  if (mode !== "static-neighbor" && mode !== "proxy-arp") {
-    throw new AttachError('gatewayMode must be "static-neighbor" or "proxy-arp"', "input");
+  const mode = req.gatewayMode ?? GATEWAY_MODES[0];
+  if (!GATEWAY_MODES.includes(mode)) {
+    throw new AttachError(`gatewayMode must be ${GATEWAY_MODES.map((m) => `"${m}"`).join(" or ")}`, "input");
   }
   if (req.mtu !== undefined && (!Number.isInteger(req.mtu) || req.mtu < MTU_MIN || req.mtu > MTU_MAX)) {
     throw new AttachError(`mtu must be a whole number from ${MTU_MIN} to ${MTU_MAX}`, "input");
@@ -145,7 +145,7 @@ export function attachSpec(req: AttachRequest): AttachmentSpec {
     addresses: req.ips,
   };
   if (req.hostIfname !== undefined) spec.hostIfname = req.hostIfname;
-  if (new TextEncoder().encode(`${network}/${req.containerId}/${ifname}`).length > 255) {
+  if (aliasOverflow(hostAlias(network, req.containerId, ifname)) !== null) {
     throw new AttachError(
       "network, containerId and ifname together are longer than an interface alias (255 bytes)",
       "input",
@@ -163,21 +163,19 @@ function lock(o: { stateDir?: string; lockTimeoutMs?: number }, containerId: str
 }
 
 function podNetns(path: string): Netns {
-  let own: boolean;
   try {
-    own = isCurrentNetns(path);
-  } catch {
-    throw new AttachError(`netns ${path} does not exist or is not readable`, "state");
+    return Netns.other(path);
+  } catch (e) {
+    if (!(e instanceof NetnsRefused)) throw e;
+    switch (e.reason) {
+      case "unreadable":
+        throw new AttachError(`netns ${path} does not exist or is not readable`, "state");
+      case "own":
+        throw new AttachError(`netns ${path} is the node's own network namespace (the one podnet runs in)`, "state");
+      case "not-netns":
+        throw new AttachError(`netns ${path} is not a network namespace`, "state");
+    }
   }
-  if (own) throw new AttachError(`netns ${path} is the node's own network namespace (the one podnet runs in)`, "state");
-  const ns = Netns.at(path);
-  try {
-    void ns.sock;
-  } catch {
-    ns.close();
-    throw new AttachError(`netns ${path} is not a network namespace`, "state");
-  }
-  return ns;
 }
 
 /**
@@ -200,10 +198,11 @@ export function attach(req: AttachRequest): AttachResult {
   const p = plan(spec, kernelFacts());
   using node = Netns.here();
   using pod = podNetns(req.netns);
-  let o = observe(p, node, pod);
+  const found = linkFind(node.sock, p.host.name);
+  let o = observe(p, node, pod, found);
   let outcome: AttachResult["outcome"] = "unchanged";
-  if (o.host !== null) {
-    const found = linkFind(node.sock, p.host.name)!;
+  let mtu: number | null = null;
+  if (found !== null && o.host !== null) {
     if (claimOf(found, p) === "foreign") {
       throw new AttachError(`host interface ${p.host.name} exists and is not this attachment's`, "state");
     }
@@ -213,12 +212,14 @@ export function attach(req: AttachRequest): AttachResult {
       // Half made, moved elsewhere or renamed: start over (the pod end goes with the host end).
       ignoreNotFound(() => linkDel(node.sock, found));
       o = { host: null, pod: null, paired: false, sandboxed: false };
-    } else if (diff(p, o).drift.length > 0) {
-      converge(p, node, pod, o, { host: found, pod: { index: found.parentIndex, name: p.pod.name } });
-      outcome = "converged";
+    } else {
+      if (diff(p, o).drift.length > 0) {
+        converge(p, node, pod, o, { host: found, pod: { index: found.parentIndex, name: p.pod.name } });
+        outcome = "converged";
+      }
+      mtu = p.host.mtu ?? o.host.mtu;
     }
   }
-  let ends: Ends | null = null;
   if (o.host === null) {
     const taken = linkFind(pod.sock, p.pod.name);
     if (taken !== null) {
@@ -230,9 +231,10 @@ export function attach(req: AttachRequest): AttachResult {
     const undo = new Rollback();
     try {
       const written = new Set<string>();
-      ends = createLinks(p, node, pod, undo, () => {}, written);
+      const ends = createLinks(p, node, pod, undo, () => {}, written);
       addressLinks(p, node, pod, ends, () => {}, written);
       finish(p, node, ends);
+      mtu = ends.host.mtu;
     } catch (e) {
       const failed = undo.runSync();
       if (failed.length > 0 && e instanceof Error) e.message += ` (rollback incomplete: ${failed.join("; ")})`;
@@ -240,7 +242,6 @@ export function attach(req: AttachRequest): AttachResult {
     }
     outcome = "created";
   }
-  const host = linkFind(node.sock, p.host.name)!;
   return {
     network: p.network,
     containerId: p.containerId,
@@ -249,7 +250,7 @@ export function attach(req: AttachRequest): AttachResult {
     hostMac: p.host.mac,
     podInterface: p.pod.name,
     podMac: p.pod.mac,
-    mtu: host.mtu,
+    mtu: mtu!,
     gatewayMode: p.gatewayMode,
     addresses: p.pod.addresses,
     outcome,

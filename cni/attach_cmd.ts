@@ -7,11 +7,12 @@
  * @module
  */
 
-import type { Values } from "../core/cli.ts";
+import { int, parseFlags, required, str, strs, type Values } from "../core/cli.ts";
 import { DEFAULT_STATE_DIR, MTU_MAX, MTU_MIN } from "../core/constants.ts";
 import { UsageError } from "../core/errors.ts";
 import type { Io } from "../core/io.ts";
 import { attach, AttachError, type AttachRequest, detach, type DetachRequest } from "./attach.ts";
+import type { GatewayMode } from "./attachment.ts";
 
 export const ATTACH_HELP = `usage: podnet attach --netns PATH --container-id ID --ip ADDR [--ip ADDR]
                      [--ifname eth0] [--host-ifname NAME] [--network N] [--gateway-mode M] [--mtu N]
@@ -50,13 +51,7 @@ belongs to another attachment, 2 a bad flag (named).
 `;
 
 /** Maps an AttachError to the CLI's exit status and message. */
-async function cli(
-  cmd: "attach" | "detach",
-  args: string[],
-  io: Io,
-  run: (v: Values) => unknown,
-): Promise<number> {
-  const { parseFlags } = await import("../core/cli.ts");
+function cli(cmd: "attach" | "detach", args: string[], io: Io, run: (v: Values) => unknown): number {
   const { values } = parseFlags(cmd, args, {
     netns: { type: "string" },
     "container-id": { type: "string" },
@@ -90,60 +85,38 @@ function flagged(msg: string): string {
     .replace(/^at least one IP address/, "--ip: at least one IP address");
 }
 
-function need(v: Values, cmd: string, flag: string): string {
-  const x = v[flag];
-  if (typeof x !== "string" || x === "") throw new UsageError(`podnet ${cmd}: --${flag} is required`);
-  return x;
-}
-
-function list(v: Values, flag: string): string[] {
-  const x = v[flag];
-  return Array.isArray(x) ? x.filter((s): s is string => typeof s === "string") : typeof x === "string" ? [x] : [];
-}
-
-function opt(v: Values, flag: string): string | undefined {
-  const x = v[flag];
-  return typeof x === "string" ? x : undefined;
-}
-
 /** `podnet attach`. */
 export function attachCommand(args: string[], io: Io): Promise<number> {
-  return cli("attach", args, io, (v) => {
-    const mtuText = opt(v, "mtu");
-    if (mtuText !== undefined && !/^[0-9]{1,9}$/.test(mtuText)) {
-      throw new UsageError("podnet attach: --mtu wants a whole number");
-    }
-    const mode = opt(v, "gateway-mode");
-    if (mode !== undefined && mode !== "static-neighbor" && mode !== "proxy-arp") {
-      throw new UsageError('podnet attach: --gateway-mode must be "static-neighbor" or "proxy-arp"');
-    }
+  return Promise.resolve(cli("attach", args, io, (v) => {
     const req: AttachRequest = {
-      netns: need(v, "attach", "netns"),
-      containerId: need(v, "attach", "container-id"),
-      ips: list(v, "ip"),
+      netns: required("attach", v, "netns"),
+      containerId: required("attach", v, "container-id"),
+      ips: strs(v, "ip"),
       stateDir: io.env("PODNET_STATE_DIR") || DEFAULT_STATE_DIR,
     };
-    const ifname = opt(v, "ifname"), host = opt(v, "host-ifname"), network = opt(v, "network");
+    const ifname = str(v, "ifname"), host = str(v, "host-ifname"), network = str(v, "network");
+    const mode = str(v, "gateway-mode");
     if (ifname !== undefined) req.ifname = ifname;
     if (host !== undefined) req.hostIfname = host;
     if (network !== undefined) req.network = network;
-    if (mode !== undefined) req.gatewayMode = mode;
-    if (mtuText !== undefined) req.mtu = Number(mtuText);
+    // attachSpec checks the mode and the MTU's range, naming the field (said as the flag: `flagged`).
+    if (mode !== undefined) req.gatewayMode = mode as GatewayMode;
+    if (str(v, "mtu") !== undefined) req.mtu = int("attach", v, "mtu", 0);
     return attach(req);
-  });
+  }));
 }
 
 /** `podnet detach`. */
 export function detachCommand(args: string[], io: Io): Promise<number> {
-  return cli("detach", args, io, (v) => {
+  return Promise.resolve(cli("detach", args, io, (v) => {
     const req: DetachRequest = {
-      containerId: need(v, "detach", "container-id"),
-      ips: list(v, "ip"),
+      containerId: required("detach", v, "container-id"),
+      ips: strs(v, "ip"),
       stateDir: io.env("PODNET_STATE_DIR") || DEFAULT_STATE_DIR,
     };
-    const ifname = opt(v, "ifname"), host = opt(v, "host-ifname");
+    const ifname = str(v, "ifname"), host = str(v, "host-ifname");
     if (ifname !== undefined) req.ifname = ifname;
     if (host !== undefined) req.hostIfname = host;
     return detach(req);
-  });
+  }));
 }

@@ -20,11 +20,13 @@
  */
 
 import { DEFAULT_PREFIX, GW4, GW6 } from "../core/constants.ts";
-import { type Family, parseCidr } from "../core/ip.ts";
+import { addressOf, type Family, familyOf, parseCidr } from "../core/ip.ts";
 import { hostAlias, hostEnd } from "../core/names.ts";
 
-/** How the pod reaches its link-local gateway. */
-export type GatewayMode = "static-neighbor" | "proxy-arp";
+/** How the pod reaches its link-local gateway; the first is the default. */
+export const GATEWAY_MODES = ["static-neighbor", "proxy-arp"] as const;
+/** One of `GATEWAY_MODES`. */
+export type GatewayMode = typeof GATEWAY_MODES[number];
 
 /** A route in the pod, via the family's gateway unless `gw` is absent. */
 export interface PodRoute {
@@ -59,6 +61,9 @@ export interface KernelFacts {
   /** `net.ipv6.conf.all.forwarding` is 1. */
   ipv6Forwarding: boolean;
 }
+
+/** Facts for a plan that IPv6 forwarding does not come into (the link-level plan, an IPv4 pod, DEL). */
+export const NO_FACTS: KernelFacts = { forceForwarding: true, ipv6Forwarding: true };
 
 /** One sysctl of an attachment: `key` under /proc/sys, the wanted value, whether its absence is fine. */
 export interface SysctlWant {
@@ -114,15 +119,9 @@ export interface Plan {
   warnings: string[];
 }
 
-/** 4 or 6 for an address or CIDR string (already validated). */
-export function familyOf(cidrOrIp: string): Family {
-  return parseCidr(cidrOrIp)?.family ?? 4;
-}
-
 /** The address of `cidr` as a host prefix, `/32` or `/128`: how podnet puts it on the pod end and routes it. */
 export function hostCidr(cidr: string): string {
-  const slash = cidr.indexOf("/");
-  const ip = slash < 0 ? cidr : cidr.slice(0, slash);
+  const ip = addressOf(cidr);
   return `${ip}/${familyOf(ip) === 4 ? 32 : 128}`;
 }
 
@@ -292,7 +291,8 @@ function sysctlDrift(end: string, wants: SysctlWant[], have: Record<string, stri
   }
 }
 
-function routeKey(r: RouteWant): string {
+/** A route's identity for comparison: destination and gateway. */
+export function routeKey(r: RouteWant): string {
   return `${r.dst}|${r.gateway ?? ""}`;
 }
 
@@ -330,41 +330,46 @@ export function diff(p: Plan, o: Observed): Diff {
   }
   sysctlDrift("", p.host.sysctls, h.sysctls, drift);
 
+  // podUnknown: the pod side could not be reached; the caller says why.
+  if (!o.podUnknown) podDrift(p, o, drift);
+  return { state: drift.length > 0 ? "drift" : o.sandboxed ? "sandboxed" : "ok", drift };
+}
+
+/** The pod side of `diff` (`o.podUnknown` is false). */
+function podDrift(p: Plan, o: Observed, drift: string[]): void {
   const pod = o.pod;
-  if (o.podUnknown) {
-    // Nothing to compare on the pod side; the caller says why.
-  } else if (pod === null) drift.push(`interface ${p.pod.name} (the peer of ${p.host.name}) is missing`);
-  else {
-    if (!o.paired) drift.push(`${p.pod.name} is not the veth peer of ${p.host.name}`);
-    if (pod.name !== p.pod.name) drift.push(`pod interface is ${pod.name}, want ${p.pod.name}`);
-    if (pod.mac !== p.pod.mac) drift.push(`${p.pod.name} has MAC ${pod.mac}, want ${p.pod.mac}`);
-    if (!pod.up) drift.push(`${p.pod.name} is down`);
-    if (p.pod.mtu !== null && pod.mtu !== p.pod.mtu) drift.push(`${p.pod.name} has MTU ${pod.mtu}, want ${p.pod.mtu}`);
-    if (!o.sandboxed) {
-      const have = new Set(pod.addresses.map((a) => a.cidr));
-      for (const a of p.pod.addresses) if (!have.has(a)) drift.push(`address ${a} is missing on ${p.pod.name}`);
-      for (const a of have) {
-        const c = parseCidr(a);
-        // Link-local addresses are the kernel's (IPv6 with addrgenmode eui64 in the pod).
-        if (c !== null && !(c.family === 6 && a.startsWith("fe80:")) && !p.pod.addresses.includes(a)) {
-          drift.push(`address ${a} on ${p.pod.name} is not this attachment's`);
-        }
-      }
-      const routes = new Set(pod.routes.map(routeKey));
-      for (const r of p.pod.routes) {
-        if (!routes.has(routeKey(r))) {
-          drift.push(`route ${r.dst}${r.gateway ? ` via ${r.gateway}` : " scope link"} dev ${p.pod.name} is missing`);
-        }
-      }
-      for (const n of p.pod.neighbors) {
-        const got = pod.neighbors.find((x) => x.ip === n.ip);
-        if (got === undefined || !got.permanent) drift.push(`permanent neighbor ${n.ip} on ${p.pod.name} is missing`);
-        else if (got.mac !== n.mac) drift.push(`neighbor ${n.ip} on ${p.pod.name} is ${got.mac}, want ${n.mac}`);
-      }
-      sysctlDrift(` in the pod`, p.families.includes(6) ? p.pod.sysctls : [], pod.sysctls, drift);
+  if (pod === null) {
+    drift.push(`interface ${p.pod.name} (the peer of ${p.host.name}) is missing`);
+    return;
+  }
+  if (!o.paired) drift.push(`${p.pod.name} is not the veth peer of ${p.host.name}`);
+  if (pod.name !== p.pod.name) drift.push(`pod interface is ${pod.name}, want ${p.pod.name}`);
+  if (pod.mac !== p.pod.mac) drift.push(`${p.pod.name} has MAC ${pod.mac}, want ${p.pod.mac}`);
+  if (!pod.up) drift.push(`${p.pod.name} is down`);
+  if (p.pod.mtu !== null && pod.mtu !== p.pod.mtu) drift.push(`${p.pod.name} has MTU ${pod.mtu}, want ${p.pod.mtu}`);
+  // A sandbox owns the pod end's addresses, routes and neighbors once it has taken the link.
+  if (o.sandboxed) return;
+  const have = new Set(pod.addresses.map((a) => a.cidr));
+  for (const a of p.pod.addresses) if (!have.has(a)) drift.push(`address ${a} is missing on ${p.pod.name}`);
+  for (const a of have) {
+    const c = parseCidr(a);
+    // Link-local addresses are the kernel's (IPv6 with addrgenmode eui64 in the pod).
+    if (c !== null && !(c.family === 6 && a.startsWith("fe80:")) && !p.pod.addresses.includes(a)) {
+      drift.push(`address ${a} on ${p.pod.name} is not this attachment's`);
     }
   }
-  return { state: drift.length > 0 ? "drift" : o.sandboxed ? "sandboxed" : "ok", drift };
+  const routes = new Set(pod.routes.map(routeKey));
+  for (const r of p.pod.routes) {
+    if (!routes.has(routeKey(r))) {
+      drift.push(`route ${r.dst}${r.gateway ? ` via ${r.gateway}` : " scope link"} dev ${p.pod.name} is missing`);
+    }
+  }
+  for (const n of p.pod.neighbors) {
+    const got = pod.neighbors.find((x) => x.ip === n.ip);
+    if (got === undefined || !got.permanent) drift.push(`permanent neighbor ${n.ip} on ${p.pod.name} is missing`);
+    else if (got.mac !== n.mac) drift.push(`neighbor ${n.ip} on ${p.pod.name} is ${got.mac}, want ${n.mac}`);
+  }
+  sysctlDrift(` in the pod`, p.families.includes(6) ? p.pod.sysctls : [], pod.sysctls, drift);
 }
 
 /** What an existing link of the host end's name is to the attachment planned. */

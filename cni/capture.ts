@@ -9,8 +9,9 @@
 
 import { GATEWAYS } from "../core/constants.ts";
 import { removeWithTemps, writeFileAtomic } from "../core/fsutil.ts";
-import { sha256 } from "../core/sha256.ts";
-import { formatSnapshot, now, SCHEMA, type Snapshot } from "../core/snapshot.ts";
+import { hex, sha256 } from "../core/sha256.ts";
+import { formatSnapshot, SCHEMA, type Snapshot } from "../core/snapshot.ts";
+import { now } from "../core/time.ts";
 import type { Plan } from "./attachment.ts";
 import { CniError, ERR } from "./errors.ts";
 
@@ -25,8 +26,7 @@ export function capturePath(dir: string, containerId: string, ifname: string): s
   let name = `${containerId}-${ifname}.json`;
   // Room for writeFileAtomic's temp name beside it: `.NAME.PID.XXXXXXXX.tmp`.
   if (new TextEncoder().encode(name).length > NAME_MAX - 32) {
-    const hex = Array.from(sha256(new TextEncoder().encode(containerId)), (b) => b.toString(16).padStart(2, "0"));
-    name = `sha256-${hex.join("")}-${ifname}.json`;
+    name = `sha256-${hex(sha256(new TextEncoder().encode(containerId)))}-${ifname}.json`;
   }
   return `${dir.replace(/\/+$/, "")}/${name}`;
 }

@@ -9,16 +9,14 @@
  * @module
  */
 
-import { CNI_VERSIONS, MTU_MAX, MTU_MIN } from "../core/constants.ts";
+import { CNI_VERSIONS, MTU_MAX, MTU_MIN, VERSION_RE } from "../core/constants.ts";
 import { STDIN_LIMIT } from "../core/io.ts";
 import { decodeJson, integer, JsonError, object, oneOf, string } from "../core/json.ts";
 import { isLevel, type Level } from "../core/log.ts";
-import { ID_RE, ifnameProblem } from "../core/names.ts";
-import type { GatewayMode } from "./attachment.ts";
+import { ALIAS_MAX, aliasOverflow, ID_RE, ifnameProblem } from "../core/names.ts";
+import { GATEWAY_MODES, type GatewayMode } from "./attachment.ts";
 import { CniError, ERR } from "./errors.ts";
 import { type Dns, parseResult, type Result } from "./result.ts";
-
-export { versionAtLeast, versionNumber } from "./versions.ts";
 
 export type { GatewayMode };
 
@@ -68,9 +66,6 @@ export interface NetConf {
   /** The decoded stdin object, passed on to the IPAM plugin. */
   raw: Record<string, unknown>;
 }
-
-/** Kernel limit on IFLA_IFALIAS is 256 bytes with the NUL. */
-const ALIAS_MAX = 255;
 
 function envError(msg: string): CniError {
   return new CniError(ERR.invalidEnv, msg);
@@ -179,7 +174,7 @@ function parseFields(raw: Record<string, unknown>, command: Command): NetConf {
   if (cniVersion === null) throw new JsonError("cniVersion", "is required");
   if (!CNI_VERSIONS.includes(cniVersion)) {
     // A version-shaped value cannot hold a secret: quote it; anything else is described.
-    const shown = /^\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(cniVersion) ? ` ${cniVersion}` : "";
+    const shown = VERSION_RE.test(cniVersion) ? ` ${cniVersion}` : "";
     throw new CniError(
       ERR.incompatibleVersion,
       `incompatible CNI version${shown}`,
@@ -193,7 +188,7 @@ function parseFields(raw: Record<string, unknown>, command: Command): NetConf {
   if (raw.gatewayMode !== undefined && raw.gatewayMode !== null) {
     string(raw.gatewayMode, "gatewayMode"); // not a string: an invalid config (7); another word: unsupported (2)
     try {
-      gatewayMode = oneOf(raw.gatewayMode, "gatewayMode", ["static-neighbor", "proxy-arp"]);
+      gatewayMode = oneOf(raw.gatewayMode, "gatewayMode", GATEWAY_MODES);
     } catch (e) {
       if (!(e instanceof JsonError)) throw e;
       throw new CniError(ERR.unsupportedField, `unsupported field gatewayMode: it ${e.reason}`);
@@ -257,8 +252,8 @@ export function parseConfig(raw: Record<string, unknown>, command: Command): Net
 
 /** Whether the host end's alias (`networkName/containerID/ifname`) fits the kernel's limit. */
 export function checkAliasLength(alias: string): void {
-  const n = new TextEncoder().encode(alias).length;
-  if (n > ALIAS_MAX) {
+  const n = aliasOverflow(alias);
+  if (n !== null) {
     throw envError(`network name, CNI_CONTAINERID and CNI_IFNAME together are ${n} bytes; at most ${ALIAS_MAX} fit`);
   }
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { decodeConfig, parseConfig, parseEnv, versionAtLeast } from "./config.ts";
+import { decodeConfig, parseConfig, parseEnv } from "./config.ts";
+import { versionAtLeast } from "./versions.ts";
 import { CniError } from "./errors.ts";
 
 const ENV = {

@@ -6,7 +6,7 @@
  */
 
 import type { Logger } from "../core/log.ts";
-import { isCurrentNetns, NetlinkError, Netns } from "../netlink/mod.ts";
+import { Netns, NetnsRefused } from "../netlink/mod.ts";
 import { CniError, ERR } from "./errors.ts";
 import type { CniEnv, NetConf } from "./config.ts";
 import type { Seam } from "./seams.ts";
@@ -23,27 +23,22 @@ export interface Ctx {
   ipamTimeoutMs?: number;
 }
 
-export { DEFAULT_STATE_DIR, GW4, GW6 } from "../core/constants.ts";
-
 /**
  * The pod netns of CNI_NETNS after checking it exists, is a network
  * namespace and is not the plugin's own (code 4 otherwise), with its socket open.
  */
 export function openPodNetns(path: string): Netns {
-  let own: boolean;
   try {
-    own = isCurrentNetns(path);
-  } catch {
-    throw new CniError(ERR.invalidEnv, `CNI_NETNS ${path} does not exist or is not readable`);
-  }
-  if (own) throw new CniError(ERR.invalidEnv, `CNI_NETNS ${path} is the plugin's own network namespace`);
-  const ns = Netns.at(path);
-  try {
-    void ns.sock;
+    return Netns.other(path);
   } catch (e) {
-    ns.close();
-    const why = e instanceof NetlinkError ? e.message.slice(e.action.length + 2) : "cannot be entered";
-    throw new CniError(ERR.invalidEnv, `CNI_NETNS ${path} is not a network namespace (${why})`);
+    if (!(e instanceof NetnsRefused)) throw e;
+    switch (e.reason) {
+      case "unreadable":
+        throw new CniError(ERR.invalidEnv, `CNI_NETNS ${path} does not exist or is not readable`);
+      case "own":
+        throw new CniError(ERR.invalidEnv, `CNI_NETNS ${path} is the plugin's own network namespace`);
+      case "not-netns":
+        throw new CniError(ERR.invalidEnv, `CNI_NETNS ${path} is not a network namespace (${e.message})`);
+    }
   }
-  return ns;
 }

@@ -14,7 +14,7 @@ import { linkDel, linkFind, Netns } from "../netlink/mod.ts";
 import { mark } from "../core/profile.ts";
 import { load } from "../sys/load.ts";
 import { cniSpec } from "./add.ts";
-import { claimOf, plan } from "./attachment.ts";
+import { claimOf, NO_FACTS, plan } from "./attachment.ts";
 import type { Ctx } from "./context.ts";
 import { ignoreNotFound } from "./errors.ts";
 import { Ipam, type Pending } from "./ipam.ts";
@@ -35,7 +35,7 @@ export async function cmdDel(ctx: Ctx): Promise<void> {
   }
   let linkError: unknown = null;
   try {
-    const p = plan(cniSpec(ctx), { forceForwarding: true, ipv6Forwarding: true });
+    const p = plan(cniSpec(ctx), NO_FACTS);
     using node = Netns.here();
     const link = linkFind(node.sock, p.host.name);
     if (link !== null && claimOf(link, p) !== "foreign") {

@@ -14,7 +14,7 @@
  */
 
 import { ensurePrivateDir, writeFileAtomic } from "../core/fsutil.ts";
-import { spawn, type Spawned } from "../sys/spawn.ts";
+import { executableIn, spawn, type Spawned } from "../sys/spawn.ts";
 import { CNI_VERSIONS } from "../core/constants.ts";
 import { ERROR_MEANINGS } from "./errors.ts";
 import type { Attachment, CniEnv, NetConf } from "./config.ts";
@@ -43,18 +43,16 @@ export interface Plugin {
 
 /** Finds `type` in the CNI_PATH directories (first match wins, as libcni does). */
 export function findPlugin(type: string, path: string[]): Plugin {
-  for (const dir of path) {
-    const p = `${dir.replace(/\/+$/, "")}/${type}`;
-    try {
-      const st = Deno.statSync(p);
-      if (st.isFile && ((st.mode ?? 0o111) & 0o111) !== 0) {
-        return { path: p, identity: `${st.dev}:${st.ino}:${st.size}:${st.mtime?.getTime() ?? 0}` };
-      }
-    } catch {
-      // not in this directory
-    }
+  const found = executableIn(path, type);
+  if (found === null) {
+    throw new CniError(
+      ERR.io,
+      `IPAM plugin ${JSON.stringify(type)} not found in CNI_PATH`,
+      `searched ${path.join(":")}`,
+    );
   }
-  throw new CniError(ERR.io, `IPAM plugin ${JSON.stringify(type)} not found in CNI_PATH`, `searched ${path.join(":")}`);
+  const st = found.info;
+  return { path: found.path, identity: `${st.dev}:${st.ino}:${st.size}:${st.mtime?.getTime() ?? 0}` };
 }
 
 /**

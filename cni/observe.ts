@@ -72,13 +72,18 @@ export function packetSocketOn(ns: Netns, ifindex: number): boolean {
 }
 
 /**
- * Reads the attachment `p` describes: the host end by name in `node`, the pod
- * end in `pod` (null: not reachable, the pod side is then unknown). The pod
- * end is the host end's veth peer when `pod` is its peer's netns; otherwise
- * it is looked up by name and reported unpaired.
+ * Reads the attachment `p` describes: the host end by name in `node` (unless
+ * the caller has just read it: `hostLink`), the pod end in `pod` (null: not
+ * reachable, the pod side is then unknown). The pod end is the host end's
+ * veth peer when `pod` is its peer's netns; otherwise it is looked up by
+ * name and reported unpaired.
  */
-export function observe(p: Plan, node: Netns, pod: Netns | null): Observed {
-  const hostLink = linkFind(node.sock, p.host.name);
+export function observe(
+  p: Plan,
+  node: Netns,
+  pod: Netns | null,
+  hostLink: Link | null = linkFind(node.sock, p.host.name),
+): Observed {
   if (hostLink === null) return { host: null, pod: null, paired: false, sandboxed: false };
   const host = observeEnd(node, hostLink, p.host.sysctls.map((s) => s.key));
   if (pod === null) return { host, pod: null, paired: false, sandboxed: false };

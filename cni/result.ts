@@ -6,7 +6,7 @@
  * @module
  */
 
-import { parseCidr } from "../core/ip.ts";
+import { familyOf } from "../core/ip.ts";
 import { array, cidr, ip, JsonError, type Obj, object, string } from "../core/json.ts";
 import { versionAtLeast } from "./versions.ts";
 import { CniError, ERR } from "./errors.ts";
@@ -104,11 +104,6 @@ export function parseResult(v: unknown, what: string, code: number = ERR.interna
   }
 }
 
-/** 4 or 6 for a CIDR string (already validated). */
-export function familyOfCidr(cidr: string): 4 | 6 {
-  return parseCidr(cidr)?.family ?? 4;
-}
-
 /**
  * The result as `cniVersion` expects it: `ips[].version` before 1.0.0,
  * `interfaces[].mtu` only from 1.1.0. Interfaces, ips, routes and dns are
@@ -127,7 +122,7 @@ export function formatResult(r: Result, cniVersion: string): Record<string, unkn
       return out;
     }),
     ips: r.ips.map((ip) => {
-      const out: Record<string, unknown> = v1 ? {} : { version: String(familyOfCidr(ip.address)) };
+      const out: Record<string, unknown> = v1 ? {} : { version: String(familyOf(ip.address)) };
       if (ip.interface !== undefined) out.interface = ip.interface;
       out.address = ip.address;
       if (ip.gateway !== undefined) out.gateway = ip.gateway;

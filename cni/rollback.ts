@@ -44,14 +44,20 @@ export class Rollback {
     return failed;
   }
 
-  /** Runs all undos newest first; returns the ones that failed, with their error text. */
-  async run(): Promise<string[]> {
+  /**
+   * Runs all undos newest first; returns the ones that failed, with their
+   * error text. `report` hears of each undo as it ends (`error` null: done).
+   */
+  async run(report: (what: string, error: Error | null) => void = () => {}): Promise<string[]> {
     const failed: string[] = [];
     for (let s = this.#steps.pop(); s !== undefined; s = this.#steps.pop()) {
       try {
         await s.fn();
+        report(s.what, null);
       } catch (e) {
-        failed.push(`${s.what}: ${e instanceof Error ? e.message : String(e)}`);
+        const err = e instanceof Error ? e : new Error(String(e));
+        failed.push(`${s.what}: ${err.message}`);
+        report(s.what, err);
       }
     }
     return failed;

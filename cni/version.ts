@@ -6,7 +6,7 @@
  * @module
  */
 
-import { CNI_VERSIONS } from "../core/constants.ts";
+import { CNI_VERSIONS, VERSION_RE } from "../core/constants.ts";
 
 /**
  * The VERSION answer line for stdin `bytes`. Only a version-shaped
@@ -17,7 +17,7 @@ export function versionAnswer(bytes: Uint8Array): string {
   let requested = CNI_VERSIONS.at(-1)!;
   try {
     const v = JSON.parse(new TextDecoder().decode(bytes)) as { cniVersion?: unknown };
-    if (typeof v.cniVersion === "string" && /^\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v.cniVersion)) requested = v.cniVersion;
+    if (typeof v.cniVersion === "string" && VERSION_RE.test(v.cniVersion)) requested = v.cniVersion;
   } catch {
     // VERSION works without a config (and a stack-deep one cannot be parsed: same answer)
   }

@@ -4,9 +4,11 @@
  * @module
  */
 
+import { VERSION_RE } from "../core/constants.ts";
+
 /** `1.0.0` → comparable number; null when malformed. */
 export function versionNumber(v: string): number | null {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(v);
+  const m = VERSION_RE.exec(v);
   return m ? Number(m[1]) * 1e6 + Number(m[2]) * 1e3 + Number(m[3]) : null;
 }
 
