@@ -17,7 +17,6 @@ import { type Family, formatCidr, networkOf } from "./ip.ts";
 import { array, cidr, decodeJson, integer, ip, JsonError, mac, object, oneOf, string } from "./json.ts";
 import { ifnameProblem } from "./names.ts";
 import { writeFileAtomic } from "./fsutil.ts";
-import { now } from "./time.ts";
 import { MTU_MIN } from "./constants.ts";
 
 /** The schema string of this version. */
@@ -219,6 +218,3 @@ export function formatSnapshot(snap: Snapshot): string {
 export function writeSnapshot(path: string, snap: Snapshot): void {
   writeFileAtomic(path, formatSnapshot(snap), 0o600);
 }
-
-/** The current time as a snapshot's `capturedAt`. */
-export { now };

@@ -13,6 +13,8 @@
 
 import { listDir, writeFileAtomic } from "../core/fsutil.ts";
 import { VERSION } from "../core/constants.ts";
+import type { GatewayMode } from "../cni/attachment.ts";
+import { sha256HexOfLarge } from "../core/sha256.ts";
 import {
   BIN_NAME,
   buildConflist,
@@ -68,7 +70,7 @@ export interface InstallOptions {
   subnets: string[];
   name: string;
   cniVersion: string;
-  gatewayMode: "static-neighbor" | "proxy-arp";
+  gatewayMode: GatewayMode;
   mtu?: number;
   ipamDataDir?: string;
   captureDir?: string;
@@ -109,15 +111,6 @@ export function podnetSource(): BinarySource {
   return { kind: "launcher", path: launcher, data: new TextEncoder().encode(buildLauncher(root)) };
 }
 
-/**
- * Hex SHA-256 by Web Crypto, not core/sha256.ts: that one is for short names on the CNI path, while
- * this hashes the installed binary (a compiled podnet is ~90 MB: 0.44 s here, 1.5 s in pure JS).
- */
-async function sha256(data: Uint8Array): Promise<string> {
-  const d = await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 function readOrNull(path: string): Uint8Array | null {
   try {
     return Deno.readFileSync(path);
@@ -142,7 +135,7 @@ function modeOf(path: string): number | null {
 async function planned(role: Role, path: string, data: Uint8Array, mode: number, source: string): Promise<PlannedFile> {
   const old = readOrNull(path);
   const action = old === null ? "create" : sameBytes(old, data) && modeOf(path) === mode ? "unchanged" : "replace";
-  return { role, path, mode, data, sha256: await sha256(data), source, action };
+  return { role, path, mode, data, sha256: await sha256HexOfLarge(data), source, action };
 }
 
 /** Computes what install would write; reads, never writes. */
@@ -295,7 +288,7 @@ export async function planUninstall(
     const data = readOrNull(e.path);
     if (data === null) steps.push({ role: e.role, path: e.path, action: "absent", why: "not there" });
     else if (e.sha256 !== null) {
-      const same = (await sha256(data)) === e.sha256;
+      const same = (await sha256HexOfLarge(data)) === e.sha256;
       steps.push({
         role: e.role,
         path: e.path,

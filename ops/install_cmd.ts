@@ -8,7 +8,8 @@
  */
 
 import { int, parseFlags, str, strs, UsageError, type Values } from "../core/cli.ts";
-import { MTU_MAX, MTU_MIN } from "../core/constants.ts";
+import { CNI_VERSIONS, MTU_MAX, MTU_MIN } from "../core/constants.ts";
+import { GATEWAY_MODES } from "../cni/attachment.ts";
 import { removeIfExists } from "../core/fsutil.ts";
 import type { Io } from "../core/io.ts";
 import { CONTAINERD_DEFAULTS, containerdCni, containerdSettings } from "./containerd.ts";
@@ -154,13 +155,14 @@ export async function installCommand(args: string[], io: Io): Promise<number> {
     throw new UsageError(`podnet install: --name ${JSON.stringify(name)} is not a valid network name`);
   }
   const cniVersion = str(values, "cni-version") ?? "1.0.0";
-  if (!["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"].includes(cniVersion)) {
+  if (!CNI_VERSIONS.includes(cniVersion)) {
     throw new UsageError(`podnet install: --cni-version ${JSON.stringify(cniVersion)} is not one podnet speaks`);
   }
-  const gatewayMode = str(values, "gateway-mode") ?? "static-neighbor";
-  if (gatewayMode !== "static-neighbor" && gatewayMode !== "proxy-arp") {
+  const mode = str(values, "gateway-mode") ?? GATEWAY_MODES[0];
+  const gatewayMode = GATEWAY_MODES.find((m) => m === mode);
+  if (gatewayMode === undefined) {
     throw new UsageError(
-      `podnet install: --gateway-mode must be static-neighbor or proxy-arp, got ${JSON.stringify(gatewayMode)}`,
+      `podnet install: --gateway-mode must be static-neighbor or proxy-arp, got ${JSON.stringify(mode)}`,
     );
   }
   const mtu = values.mtu === undefined ? undefined : int("install", values, "mtu", 0);

@@ -16,7 +16,7 @@ import { formatIp, parseCidr } from "../core/ip.ts";
 import { parseAlias } from "../core/names.ts";
 import { int, parseFlags, str } from "../core/cli.ts";
 import type { Io } from "../core/io.ts";
-import { type Link, linkList, Netns, netnsId, nsidOf, type Route, routeList } from "../netlink/mod.ts";
+import { type Link, linkList, Netns, netnsId, nsidOf, type Route, routeList, SELF_NETNS } from "../netlink/mod.ts";
 import {
   type AttachmentState,
   diff,
@@ -142,7 +142,7 @@ function hostOnly(cidr: string): string | null {
 
 /** Reads the kernel state of the current netns and builds the report. */
 export function collectStatus(prefix = DEFAULT_PREFIX): StatusReport {
-  const self = netnsId("/proc/thread-self/ns/net");
+  const self = netnsId(SELF_NETNS);
   using node = Netns.here();
   const links = linkList(node.sock);
   const all: Route[] = routeList(node.sock);
@@ -203,8 +203,8 @@ function inspect(end: Link, routes: Route[], node: Netns, podPath: string | null
       }
     }
     observed = pod === null
-      ? { ...observe(p, node, null), podUnknown: end.linkNetnsId !== null }
-      : observe(p, node, pod);
+      ? { ...observe(p, node, null, end), podUnknown: end.linkNetnsId !== null }
+      : observe(p, node, pod, end);
   } finally {
     pod?.close();
   }
@@ -292,7 +292,7 @@ export async function statusCommand(args: string[], io: Io): Promise<number> {
     io.stdout(STATUS_HELP);
     return 0;
   }
-  const prefix = str(values, "prefix") ?? "pn";
+  const prefix = str(values, "prefix") ?? DEFAULT_PREFIX;
   const show = (r: StatusReport): void => io.stdout(values.json ? `${JSON.stringify(r)}\n` : formatStatus(r));
   if (values.watch === undefined) {
     const report = collectStatus(prefix);

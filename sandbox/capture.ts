@@ -20,10 +20,10 @@
 
 import { int, parseFlags, str, strs } from "../core/cli.ts";
 import type { Io } from "../core/io.ts";
+import { addressOf, isLinkLocal } from "../core/ip.ts";
 import { ifnameProblem } from "../core/names.ts";
 import {
   formatSnapshot,
-  now,
   SCHEMA,
   type Snapshot,
   SnapshotError,
@@ -32,7 +32,7 @@ import {
   validateSnapshot,
   writeSnapshot,
 } from "../core/snapshot.ts";
-import { sleepSync } from "../core/time.ts";
+import { now, sleepSync } from "../core/time.ts";
 import {
   addrList,
   type Link,
@@ -65,10 +65,6 @@ export interface CaptureOptions {
 /** Default wait for a gateway to resolve. ARP/NDP retransmit every 1 s, three tries. */
 export const DEFAULT_TIMEOUT_MS = 3000;
 
-function isLinkLocal(c: string): boolean {
-  return c.startsWith("169.254.") || /^fe[89ab][0-9a-f]:/.test(c);
-}
-
 /** Gateways that need a neighbor entry on `link`, in route order. */
 export function gatewaysOf(routes: Route[], ifindex: number): string[] {
   const out: string[] = [];
@@ -79,7 +75,7 @@ export function gatewaysOf(routes: Route[], ifindex: number): string[] {
     for (const h of r.nexthops) if (h.ifindex === ifindex) add(h.gateway);
     const host = r.dst.endsWith("/32") || r.dst.endsWith("/128");
     if (r.gateway === null && r.scope === "link" && host && isLinkLocal(r.dst) && r.ifindex === ifindex) {
-      add(r.dst.slice(0, r.dst.lastIndexOf("/")));
+      add(addressOf(r.dst));
     }
   }
   return out;

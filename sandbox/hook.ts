@@ -50,7 +50,7 @@ import { decodeJson, integer, JsonError, type Obj, object, string } from "../cor
 import { ID_RE, ifnameProblem, parseAlias } from "../core/names.ts";
 import { type Snapshot, writeSnapshot } from "../core/snapshot.ts";
 import { capturedByDefault, captureNetns, DEFAULT_TIMEOUT_MS } from "./capture.ts";
-import { isVethPeer, type Link, linkList, netnsId, nsidOf, Socket, withNetns } from "../netlink/mod.ts";
+import { isVethPeer, type Link, linkList, netnsId, nsidOf, SELF_NETNS, Socket, withNetns } from "../netlink/mod.ts";
 import { restoreSnapshot } from "./restore.ts";
 
 /** Annotation naming the netns to take the pod's links from (honoured only under --allowed-netns-dir). */
@@ -298,7 +298,7 @@ function checkMovable(t: Takeable): string[] {
 
 /** Runs the hook for `state`; returns the snapshot it applied. */
 export function runHook(state: HookState, opts: HookOptions): Snapshot {
-  const self = opts.selfNetns ?? "/proc/thread-self/ns/net";
+  const self = opts.selfNetns ?? SELF_NETNS;
   const init = opts.initNetns ?? INIT_NETNS;
   const target = `/proc/${state.pid}/ns/net`;
   const what = `container ${state.id} netns ${target}`;

@@ -59,10 +59,6 @@ const TREES = ["ipv4/conf", "ipv6/conf", "ipv4/neigh", "ipv6/neigh"];
 const DERIVED = new Set(["ipv6/conf/mtu"]);
 const RT_TABLE_LOCAL = 255;
 
-function inNetns<T>(netns: string | null, fn: () => T): T {
-  return netns ? withNetns(netns, fn) : fn();
-}
-
 /** Writable per-interface sysctls of `ifname` whose value differs from the netns default. */
 function sysctlsOf(ifname: string): [string, string, string][] {
   const out: [string, string, string][] = [];
@@ -107,7 +103,7 @@ export function recordLink(sock: Socket, netns: string | null, link: Link): Link
     pins: neighList(sock, { ifindex: link.index })
       .filter((n) => n.permanent && n.mac !== null)
       .map((n) => ({ ip: n.ip, mac: n.mac! })),
-    sysctls: inNetns(netns, () => sysctlsOf(link.name)),
+    sysctls: withNetns(netns, () => sysctlsOf(link.name)),
   };
 }
 
@@ -156,7 +152,7 @@ export function putBack(sock: Socket, netns: string | null, index: number, rec: 
     link = linkByIndex(sock, index);
   }
   if (link.mtu !== rec.mtu) linkSet(sock, link, { mtu: rec.mtu });
-  inNetns(netns, () => {
+  withNetns(netns, () => {
     for (const [tree, name, value] of rec.sysctls) {
       const key = `net/${tree}/${rec.name}/${name}`;
       if (sysctlTryRead(key) !== value) sysctlWrite(key, value);

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { parseCidr } from "../core/ip.ts";
+import { addressOf, familyOf, isLinkLocal } from "../core/ip.ts";
 import {
   SCHEMA,
   type Snapshot,
@@ -39,14 +39,12 @@ export interface Plan {
   carried: SnapshotRoute[];
 }
 
-/** Link-local addresses come from the kernel (EUI-64) or the design (169.254.1.1), never from IPAM. */
-function isLinkLocal(ip: string): boolean {
-  return ip.startsWith("169.254.") || /^fe[89ab][0-9a-f]:/.test(ip);
-}
-
-/** The plain addresses of a link, sorted; with `ipamOnly`, those IPAM hands out (no link-local ones). */
+/**
+ * The plain addresses of a link, sorted; with `ipamOnly`, those IPAM hands out (no link-local ones:
+ * they come from the kernel, EUI-64, or the design, 169.254.1.1).
+ */
 export function addressesOf(link: SnapshotLink, ipamOnly = false): string[] {
-  const all = link.addresses.map((a) => a.cidr.slice(0, a.cidr.indexOf("/")));
+  const all = link.addresses.map((a) => addressOf(a.cidr));
   return (ipamOnly ? all.filter((a) => !isLinkLocal(a)) : all).sort();
 }
 
@@ -57,8 +55,7 @@ export function snapshotAddresses(snap: Snapshot, ifname: string): string[] {
 }
 
 function routeKey(r: SnapshotRoute): string {
-  const family = parseCidr(r.dst)?.family ?? 4;
-  return `${r.dst} metric ${r.metric ?? (family === 4 ? 0 : 1024)}`;
+  return `${r.dst} metric ${r.metric ?? (familyOf(r.dst) === 4 ? 0 : 1024)}`;
 }
 
 /**

@@ -38,6 +38,7 @@
 
 import { int, parseFlags, str, strs, UsageError } from "../core/cli.ts";
 import type { Io } from "../core/io.ts";
+import { addressOf } from "../core/ip.ts";
 import { parseSnapshot, type Snapshot, SnapshotError, type SnapshotLink } from "../core/snapshot.ts";
 import { readSnapshot } from "../sys/files.ts";
 import { DEFAULT_TIMEOUT_MS, resolveNeighbor } from "./capture.ts";
@@ -54,6 +55,7 @@ import {
   parseCidr,
   routeReplace,
   type RouteSpec,
+  SELF_NETNS,
   Socket,
   sysctlTryRead,
   sysctlWrite,
@@ -96,10 +98,6 @@ export interface RestoredLink {
 
 function where(path: string | null | undefined): string {
   return path ? ` in ${path}` : "";
-}
-
-function inNetns<T>(path: string | null | undefined, fn: () => T): T {
-  return path ? withNetns(path, fn) : fn();
 }
 
 /** Finds the snapshot's link by name (MAC must agree), else by MAC. */
@@ -152,7 +150,7 @@ function hasV6(l: SnapshotLink): boolean {
  * the hooks it runs, and the kernel still answers for itself later.
  */
 function ipv6Usable(netns: string | null | undefined, name: string | null): boolean {
-  return inNetns(netns, () => {
+  return withNetns(netns, () => {
     const off = (key: string): boolean => (sysctlTryRead(`net/ipv6/conf/${key}/disable_ipv6`) ?? "0") !== "0";
     return !off("all") && !off(name ?? "default");
   });
@@ -186,10 +184,10 @@ function preflight(target: Socket, src: Socket | null, links: SnapshotLink[], op
     out.push({ want, link, record: found ? null : recordLink(src!, opts.linkNetns ?? null, link), macs: null });
   }
   if (!opts.neighborsOnly) {
-    const local = new Set(links.flatMap((l) => l.addresses.map((a) => a.cidr.slice(0, a.cidr.indexOf("/")))));
-    for (const a of addrList(target)) local.add(a.cidr.slice(0, a.cidr.indexOf("/")));
+    const local = new Set(links.flatMap((l) => l.addresses.map((a) => addressOf(a.cidr))));
+    for (const a of addrList(target)) local.add(addressOf(a.cidr));
     for (const { want } of out) {
-      const own = new Set(want.addresses.map((a) => a.cidr.slice(0, a.cidr.indexOf("/"))));
+      const own = new Set(want.addresses.map((a) => addressOf(a.cidr)));
       for (const r of want.routes) {
         const name = `restore ${want.name}${where(opts.netns)}: route ${r.dst}${r.gateway ? ` via ${r.gateway}` : ""}`;
         if (r.src !== undefined && !local.has(r.src)) {
@@ -227,7 +225,7 @@ function routeSpec(link: Link, r: SnapshotLink["routes"][number]): RouteSpec {
 
 /** Moves `p.link` into the target; returns it as seen there. */
 function moveIn(sock: Socket, src: Socket, opts: RestoreOptions, p: Located): Link {
-  linkSet(src, p.link, { netns: opts.netns ?? "/proc/thread-self/ns/net" });
+  linkSet(src, p.link, { netns: opts.netns ?? SELF_NETNS });
   const moved = findLink(linkList(sock), p.want);
   if (!moved) {
     throw new SnapshotError(`link ${p.want.name} (${p.want.mac}) vanished while moving it${where(opts.netns)}`);
@@ -245,7 +243,7 @@ function restoreLink(sock: Socket, opts: RestoreOptions, p: Located, link: Link)
       link = { ...link, name: want.name, up: false };
     }
     if (want.addresses.some((a) => a.cidr.includes(":"))) {
-      inNetns(opts.netns, () => {
+      withNetns(opts.netns, () => {
         const key = ifSysctlKey(6, want.name, "accept_dad");
         const dad = sysctlTryRead(key);
         if (dad !== null && dad !== "0") sysctlWrite(key, 0);

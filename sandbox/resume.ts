@@ -33,12 +33,13 @@
  * @module
  */
 
-import { int, parseFlags, str, UsageError } from "../core/cli.ts";
+import { int, parseFlags, required, str, UsageError, type Values } from "../core/cli.ts";
 import type { Io } from "../core/io.ts";
 import { ID_RE, validIfname } from "../core/names.ts";
 import { type Snapshot, SnapshotError } from "../core/snapshot.ts";
 import { type Link, linkFind, linkList, linkSet, neighList, Socket } from "../netlink/mod.ts";
 import { readSnapshot } from "../sys/files.ts";
+import { Rollback } from "../cni/rollback.ts";
 import { restoreBundle, selfExecutable, setBundleNetwork } from "./bundle.ts";
 import { captureNetns, DEFAULT_TIMEOUT_MS } from "./capture.ts";
 import { SNAPSHOT_FILE } from "./checkpoint.ts";
@@ -135,24 +136,11 @@ export function pinnedNeighbors(netns: string, ifname: string): Map<string, stri
   return out;
 }
 
-/** Undo steps, run newest first; each failure becomes a note, none stops the others. */
-class Undo {
-  readonly #steps: [string, () => void | Promise<void>][] = [];
-  push(what: string, fn: () => void | Promise<void>): void {
-    this.#steps.push([what, fn]);
-  }
-  async run(): Promise<string> {
-    const notes: string[] = [];
-    for (const [what, fn] of this.#steps.reverse()) {
-      try {
-        await fn();
-        notes.push(`undone: ${what}`);
-      } catch (e) {
-        notes.push(`undo FAILED: ${what}: ${msg(e)}`);
-      }
-    }
-    return notes.length ? ` (${notes.join("; ")})` : "";
-  }
+/** Runs `undo` (each failure becomes a note, none stops the others); the notes, said for an error message. */
+async function undone(undo: Rollback): Promise<string> {
+  const notes: string[] = [];
+  await undo.run((what, e) => notes.push(e === null ? `undone: ${what}` : `undo FAILED: ${what}: ${e.message}`));
+  return notes.length ? ` (${notes.join("; ")})` : "";
 }
 
 /** The pod's link back where it was (in the pod netns), as recorded; `mac` finds it wherever it is now. */
@@ -209,7 +197,7 @@ export async function resume(o: ResumeOptions): Promise<ResumeReport> {
   }
   if (plan.carried.length) step(`carried over from the snapshot: ${plan.carried.map((r) => r.dst).join(", ")}`);
 
-  const undo = new Undo();
+  const undo = new Rollback();
   try {
     {
       using pod = Socket.open(o.podNetns);
@@ -253,7 +241,7 @@ export async function resume(o: ResumeOptions): Promise<ResumeReport> {
     step(`runsc restore ${o.id}: ${runscRestoreMs.toFixed(0)} ms`);
     return { plan, pinned, runscRestoreStart, runscRestoreMs, prepareMs };
   } catch (e) {
-    throw new ResumeError(`${msg(e)}${await undo.run()}`);
+    throw new ResumeError(`${msg(e)}${await undone(undo)}`);
   }
 }
 
@@ -287,12 +275,6 @@ failure undoes what this command did (container, bundle, the pod's link exactly 
 ${RUNTIME_HELP}Prints each step, then: resumed ID: network ready in N ms, runsc restore N ms. Exit 1 with one line on failure.
 `;
 
-function required(values: Record<string, unknown>, name: string): string {
-  const v = values[name];
-  if (typeof v !== "string" || v === "") throw new UsageError(`podnet resume: --${name} is required (see --help)`);
-  return v;
-}
-
 /** `podnet resume`. */
 export async function resumeCommand(args: string[], io: Io): Promise<number> {
   const { values } = parseFlags("resume", args, {
@@ -315,16 +297,17 @@ export async function resumeCommand(args: string[], io: Io): Promise<number> {
     io.stdout(RESUME_HELP);
     return 0;
   }
+  const need = (v: Values, name: string): string => required("resume", v, name, " (see --help)");
   const ifname = str(values, "ifname") ?? "eth0";
   if (!validIfname(ifname)) throw new UsageError("podnet resume: --ifname is not an interface name");
   const snapshot = str(values, "snapshot");
   if (values.addresses) {
-    const snap = readMoveSnapshot(snapshot ?? `${required(values, "image-dir")}/${SNAPSHOT_FILE}`, ifname);
+    const snap = readMoveSnapshot(snapshot ?? `${need(values, "image-dir")}/${SNAPSHOT_FILE}`, ifname);
     io.stdout(`${JSON.stringify(snapshotAddresses(snap, ifname))}\n`);
     return 0;
   }
-  const imageDir = required(values, "image-dir");
-  const id = required(values, "id");
+  const imageDir = need(values, "image-dir");
+  const id = need(values, "id");
   if (!ID_RE.test(id)) {
     throw new UsageError(`podnet resume: --id is not a container ID (letters, digits, "_", "." and "-")`);
   }
@@ -337,9 +320,9 @@ export async function resumeCommand(args: string[], io: Io): Promise<number> {
     id,
     imageDir,
     ...(snapshot === undefined ? {} : { snapshot }),
-    bundle: required(values, "bundle"),
-    log: required(values, "log"),
-    podNetns: required(values, "pod-netns"),
+    bundle: need(values, "bundle"),
+    log: need(values, "log"),
+    podNetns: need(values, "pod-netns"),
     ifname,
     sameAddress: values["same-address"] === true,
     ...(sandboxNetns === undefined ? {} : { sandboxNetns }),

@@ -21,7 +21,7 @@
 
 import { type Flags, str, strs, UsageError, type Values } from "../core/cli.ts";
 import { withNetns } from "../netlink/netns.ts";
-import { spawn, SpawnError } from "../sys/spawn.ts";
+import { executableIn, spawn, SpawnError } from "../sys/spawn.ts";
 
 /** How to run runsc on this node. */
 export interface RunscConfig {
@@ -70,16 +70,9 @@ const SH_LOGGED = 'mount --bind "$1" /proc/sys/net || exit 125; log=$2; shift 2;
 export function findExecutable(name: string): string {
   if (name.includes("/")) return name;
   const path = Deno.env.get("PATH") || "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  for (const dir of path.split(":")) {
-    if (!dir.startsWith("/")) continue; // a relative entry would depend on the cwd
-    try {
-      const st = Deno.statSync(`${dir}/${name}`);
-      if (st.isFile && ((st.mode ?? 0) & 0o111) !== 0) return `${dir}/${name}`;
-    } catch {
-      // not here
-    }
-  }
-  throw new RunscError(`${name}: not found in PATH`);
+  const found = executableIn(path.split(":"), name);
+  if (found === null) throw new RunscError(`${name}: not found in PATH`);
+  return found.path;
 }
 
 /** The argv (after `unshare`) that runs `runsc ARGS…` with the workaround; with `log`, output goes there. */
@@ -123,7 +116,7 @@ export async function runsc(cfg: RunscConfig, args: readonly string[], o: CallOp
   let child;
   try {
     // posix_spawn forks the calling thread: the child starts in the netns the thread is in.
-    child = cfg.netns ? withNetns(cfg.netns, start) : start();
+    child = withNetns(cfg.netns, start);
   } catch (e) {
     if (e instanceof SpawnError) throw new RunscError(`runsc ${args[0] ?? ""}: cannot start unshare: ${e.message}`);
     throw e;
