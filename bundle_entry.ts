@@ -2,7 +2,7 @@
  * The CNI role as one program, for `scripts/bundle.ts`, which turns it into
  * `dist/cni.js`: one file for Deno to read and compile instead of the ~40
  * modules of main.ts → cni/main.ts → cni/add.ts. The launcher runs it when
- * CNI_COMMAND is set and the file exists; it saves ~8–11 ms of an ADD (README, "How a CNI call runs").
+ * CNI_COMMAND is set and the file exists (README, "How a CNI call runs").
  *
  * Before running, the bundle compares the sources it was built from
  * (`dist/cni.json`: path, size, mtime to the ns) with the files now in the checkout.

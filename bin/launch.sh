@@ -10,7 +10,7 @@ fi
 export DENO_DIR="${DENO_DIR:-$root/.cache/deno}"
 export DENO_NO_UPDATE_CHECK=1 DENO_NO_PROMPT=1
 # A CNI call runs dist/cni.js when it exists: the CNI role bundled into one file (scripts/bundle.ts),
-# ~10 ms faster per ADD than its ~40 modules (README). It checks that it matches the sources, else runs main.ts.
+# one file to read and compile instead of ~40 modules. It checks that it matches the sources, else runs main.ts.
 main=$root/main.ts
 # PODNET_PROFILE=1 (scripts/profile_cni.ts): the wall clock at launch, so the profile covers Deno's start-up too.
 if [ -n "${PODNET_PROFILE:-}" ] && [ -z "${PODNET_PROFILE_T0:-}" ]; then

@@ -25,6 +25,7 @@
  */
 
 import { listDir } from "../core/fsutil.ts";
+import { sha256HexOfLarge } from "../core/sha256.ts";
 import { RUNSC_CRI_WRAPPER } from "../ops/containerd.ts";
 import type { StatusReport } from "../ops/status.ts";
 import { CriClient, type PodSandboxConfig } from "./cri/client.ts";
@@ -109,11 +110,6 @@ function track(n: ContainerdNode, on: boolean): void {
 /** Files of an OCI image layout: path → bytes. */
 type Layout = Map<string, Uint8Array>;
 
-async function sha256(data: Uint8Array): Promise<string> {
-  const d = await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /**
  * The pause and busybox images as one OCI image layout tar in `dir`: a single uncompressed layer
  * holding /bin/busybox, two configs (entrypoint `sleep` forever for pause, `sh` for busybox),
@@ -128,7 +124,7 @@ async function buildImages(dir: string): Promise<string> {
   run("tar", ["--owner=0", "--group=0", "--numeric-owner", "-C", rootfs, "-cf", layerTar, "."]);
   const layout: Layout = new Map();
   const blob = async (data: Uint8Array): Promise<{ digest: string; size: number }> => {
-    const digest = `sha256:${await sha256(data)}`;
+    const digest = `sha256:${await sha256HexOfLarge(data)}`;
     layout.set(`blobs/sha256/${digest.slice(7)}`, data);
     return { digest, size: data.length };
   };

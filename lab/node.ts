@@ -10,10 +10,9 @@
  * @module
  */
 
-import { ip, runAsync, type World } from "./world.ts";
+import { CNI_BIN, ip, PODNET, runAsync, type World } from "./world.ts";
 
-export const PODNET = new URL("../bin/podnet", import.meta.url).pathname;
-export const CNI_BIN = "/usr/lib/cni";
+export { CNI_BIN, PODNET };
 export const NODE_V4 = "10.99.0.1";
 export const NODE_V6 = "fd00:99::1";
 export const SUBNET4 = "10.244.1.0/24";

@@ -17,13 +17,10 @@ import { captureNetns } from "../sandbox/capture.ts";
 import { snapshotAddresses } from "../sandbox/plan.ts";
 import { readMoveSnapshot, resume, type ResumeOptions, type ResumeReport } from "../sandbox/resume.ts";
 import { type RunscConfig, runscDelete, runscExec, runscList, runscOk, type RunscResult } from "../sandbox/runsc.ts";
-import { ip, runAsync, World } from "./world.ts";
+import { CNI_BIN, cniEnv, ip, PODNET, runAsync, World } from "./world.ts";
 import type { Snapshot } from "../core/snapshot.ts";
 
-/** The podnet launcher: the same main.ts an installed /opt/cni/bin/podnet runs. */
-export const PODNET = new URL("../bin/podnet", import.meta.url).pathname;
-/** Where the reference plugins (host-local) live on Debian. */
-export const CNI_BIN = "/usr/lib/cni";
+export { CNI_BIN, PODNET };
 
 /**
  * Throwaway namespaces and directories of a two-node world: lab/world.ts's
@@ -61,7 +58,8 @@ export class Lab implements AsyncDisposable {
 /** How to call the CNI plugin on one node: inside its netns, as a runtime there would. */
 export interface CniNode {
   nodeNetns: string;
-  cniPath?: string;
+  /** PODNET_STATE_DIR of the node's calls: its own, never the machine's /run/podnet. */
+  stateDir: string;
 }
 
 /** One pod attachment. */
@@ -97,6 +95,11 @@ export interface LabNode {
   config(...subnets: string[]): Record<string, unknown>;
 }
 
+/** `--runsc-root` and `--empty-dir` of node `n`'s runtime: how `podnet checkpoint`/`resume` reach its runsc. */
+export function runtimeFlags(n: LabNode): string[] {
+  return ["--runsc-root", n.runtime.root, "--empty-dir", n.runtime.emptyDir];
+}
+
 /**
  * Builds node `n`: a netns whose uplink stand-in (an `ifb` device, the only
  * virtual device this kernel offers besides veth) carries the node address
@@ -116,7 +119,7 @@ export function labNode(s: Lab, n: number): LabNode {
   return {
     netns,
     address,
-    cni: { nodeNetns: netns },
+    cni: { nodeNetns: netns, stateDir: `${dir}/state` },
     runtime,
     dataDir,
     dir,
@@ -146,13 +149,7 @@ export async function cniCall(
     ...att.config,
     runtimeConfig: { ...(att.config.runtimeConfig as Record<string, unknown> | undefined), ips },
   };
-  const env = {
-    CNI_COMMAND: command,
-    CNI_CONTAINERID: att.containerId,
-    CNI_NETNS: att.podNetns,
-    CNI_IFNAME: att.ifname,
-    CNI_PATH: node.cniPath ?? CNI_BIN,
-  };
+  const env = cniEnv(command, att.containerId, att.podNetns, node.stateDir, att.ifname);
   const r = await runAsync("nsenter", [`--net=${node.nodeNetns}`, PODNET], {
     stdin: JSON.stringify(config),
     env,

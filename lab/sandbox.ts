@@ -25,14 +25,14 @@ import {
   sysctlWrite,
   withNetns,
 } from "../netlink/mod.ts";
-import { ip, ipJson, type Ran, runAsync, type World } from "./world.ts";
+import { ip, ipJson, PODNET, type Ran, runAsync, type World } from "./world.ts";
 import { runsc as runscCall, type RunscConfig, runscDelete } from "../sandbox/runsc.ts";
 
 export const POD_IP = "10.9.0.5";
 export const POD_IP6 = "fd00:9::5";
 export const NODE_IP = "10.88.0.1";
 export const HOST_IF = "pnhost0";
-export const PODNET = new URL("../bin/podnet", import.meta.url).pathname;
+export { PODNET };
 
 /** A node + pod pair. */
 export interface PodWorld {

@@ -140,8 +140,32 @@ export function world(): World {
   return new World();
 }
 
-/** The process's resident set size in KiB. */
-export function rssKiB(): number {
-  const m = Deno.readTextFileSync("/proc/self/status").match(/^VmRSS:\s+(\d+) kB/m);
-  return m ? Number(m[1]) : 0;
+/** The podnet launcher: the same main.ts an installed /opt/cni/bin/podnet runs. */
+export const PODNET = new URL("../bin/podnet", import.meta.url).pathname;
+/** Where the reference plugins (host-local, ptp) live on Debian. */
+export const CNI_BIN = "/usr/lib/cni";
+
+/**
+ * The CNI_* environment a runtime gives a plugin for `command` on `eth0`, and
+ * podnet's state dir (its locks and IPAM version cache: one per throwaway
+ * node, never the machine's /run/podnet). Run it with `clearEnv`.
+ */
+export function cniEnv(
+  command: string,
+  containerId: string,
+  netns: string,
+  stateDir: string,
+  ifname = "eth0",
+): Record<string, string> {
+  return {
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: containerId,
+    CNI_NETNS: netns,
+    CNI_IFNAME: ifname,
+    CNI_PATH: CNI_BIN,
+    PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
+    PODNET_STATE_DIR: stateDir,
+  };
 }
+
+export { rssKiB } from "../core/profile.ts";

@@ -33,6 +33,7 @@ import {
   resultAddresses,
   retargetBundle,
   runDetached,
+  runtimeFlags,
   ticks,
   track,
   waitFor,
@@ -271,7 +272,6 @@ async function resumeAct(log: (line: string) => void): Promise<void> {
   const n1 = labNode(lab, 1), n2 = labNode(lab, 2);
   const subnets = ["10.244.0.0/16", "fd00:244::/64"]; // one network over both nodes: it keeps the pod's addresses
   log(`two nodes: node 1 (${n1.address}) and node 2 (${n2.address}), podnet + host-local over ${subnets.join(" + ")}`);
-  const rt = (n: LabNode): string[] => ["--runsc-root", n.runtime.root, "--empty-dir", n.runtime.emptyDir];
 
   const podA: Attachment = {
     containerId: "resume-a",
@@ -292,7 +292,16 @@ async function resumeAct(log: (line: string) => void): Promise<void> {
   await runDetached(n1.runtime, "resume-a", bundle1, log1);
   await waitTicks(log1, 3);
   const image = `${n1.dir}/image`;
-  const cp = podnetOn(n1, ["checkpoint", ...rt(n1), "--id", "resume-a", "--image-dir", image, "--snapshot", snapFile]);
+  const cp = podnetOn(n1, [
+    "checkpoint",
+    ...runtimeFlags(n1),
+    "--id",
+    "resume-a",
+    "--image-dir",
+    image,
+    "--snapshot",
+    snapFile,
+  ]);
   const last = ticks(log1).at(-1)!;
   await cniCall(n1.cni, "DEL", podA);
   const left = await leftovers(n1);
@@ -321,7 +330,7 @@ async function resumeAct(log: (line: string) => void): Promise<void> {
   const t0 = performance.now();
   const out = podnetOn(n2, [
     "resume",
-    ...rt(n2),
+    ...runtimeFlags(n2),
     "--id",
     "resume-b",
     "--image-dir",

@@ -20,11 +20,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { runAsync, world } from "../lab/world.ts";
+import { CNI_BIN, cniEnv, PODNET, runAsync, world } from "../lab/world.ts";
 import { pct } from "./stats.ts";
-
-const PODNET = new URL("../bin/podnet", import.meta.url).pathname;
-const CNI_BIN = "/usr/lib/cni";
 
 interface Series {
   plugin: "podnet" | "ptp" | "baseline";
@@ -56,15 +53,7 @@ async function call(
   conf: unknown,
 ): Promise<number> {
   const bin = s.plugin === "podnet" ? PODNET : s.plugin === "baseline" ? `${baseline}/bin/podnet` : `${CNI_BIN}/ptp`;
-  const env = {
-    CNI_COMMAND: command,
-    CNI_CONTAINERID: id,
-    CNI_NETNS: netns,
-    CNI_IFNAME: "eth0",
-    CNI_PATH: CNI_BIN,
-    PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
-    PODNET_STATE_DIR: stateDir,
-  };
+  const env = cniEnv(command, id, netns, stateDir);
   const t0 = performance.now();
   const r = await runAsync("/usr/bin/nsenter", [`--net=${nodePath}`, bin], {
     stdin: JSON.stringify(conf),

@@ -20,11 +20,8 @@
 
 import { parseArgs } from "node:util";
 import { installedPlugin } from "../lab/plugin.ts";
-import { runAsync, world } from "../lab/world.ts";
+import { cniEnv, PODNET, runAsync, world } from "../lab/world.ts";
 import { median } from "./stats.ts";
-
-const PODNET = new URL("../bin/podnet", import.meta.url).pathname;
-const CNI_BIN = "/usr/lib/cni";
 
 interface Profile {
   runtimeMs: number | null;
@@ -96,13 +93,7 @@ try {
       stdin: JSON.stringify(conf),
       clearEnv: true,
       env: {
-        CNI_COMMAND: command,
-        CNI_CONTAINERID: id,
-        CNI_NETNS: netns,
-        CNI_IFNAME: "eth0",
-        CNI_PATH: CNI_BIN,
-        PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
-        PODNET_STATE_DIR: stateDir,
+        ...cniEnv(command, id, netns, stateDir),
         PODNET_PROFILE: values.rss ? "rss" : "1",
         ...(values["v8-flags"] ? { DENO_V8_FLAGS: values["v8-flags"] } : {}),
         // Now, as wall-clock ns: the profile's first phase then runs from here (nsenter, the plugin's exec, Deno's start).

@@ -9,9 +9,7 @@ import assert from "node:assert/strict";
 import { attach, type AttachRequest, type AttachResult, detach, hostInterfaceName } from "../cni/attach.ts";
 import { withNetns } from "../netlink/mod.ts";
 import { cni, makeNode, netConf } from "./cni_helpers.ts";
-import { ip, ipJson, runAsync, type World, world } from "./harness.ts";
-
-const LAUNCHER = new URL("../bin/podnet", import.meta.url).pathname;
+import { ip, ipJson, PODNET, runAsync, type World, world } from "./harness.ts";
 
 /** Everything of a netns an attachment touches, for before/after comparisons. */
 function state(ns: string): string {
@@ -163,7 +161,7 @@ Deno.test("podnet attach/detach on the command line: JSON out, exit 2 naming a b
   const node = makeNode(w);
   const pod = w.netns("pod");
   const env = { PODNET_STATE_DIR: w.tempDir() };
-  const run = (...args: string[]) => runAsync("nsenter", [`--net=${node.path}`, LAUNCHER, ...args], { env });
+  const run = (...args: string[]) => runAsync("nsenter", [`--net=${node.path}`, PODNET, ...args], { env });
   const ok = await run(
     "attach",
     "--netns",

@@ -8,9 +8,8 @@
 import assert from "node:assert/strict";
 import { libnlVersion } from "../ffi/libnl.ts";
 import { VERSION } from "../core/constants.ts";
-import { runAsync } from "./harness.ts";
+import { PODNET, runAsync } from "./harness.ts";
 
-const PODNET = new URL("../bin/podnet", import.meta.url).pathname;
 const VERSION_LINE = /^podnet \d+\.\d+\.\d+ \(deno \S+, v8 \S+, libnl 3\.\d+\.\d+\)$/;
 
 function podnet(...args: string[]): ReturnType<typeof runAsync> {

@@ -10,9 +10,7 @@ import { attach as podnetAttach, type AttachResult } from "../cni/attach.ts";
 import { withNetns } from "../netlink/mod.ts";
 import { collectStatus, type StatusReport } from "../ops/status.ts";
 import { calicoPod, runsc } from "../lab/sandbox.ts";
-import { ip, ipJson, run, runAsync, type World, world } from "./harness.ts";
-
-const LAUNCHER = new URL("../bin/podnet", import.meta.url).pathname;
+import { ip, ipJson, PODNET, run, runAsync, type World, world } from "./harness.ts";
 
 /** Attaches container `id` in `pod` from `node` with podnet's own attach (network "podnet"). */
 function attach(
@@ -68,7 +66,7 @@ Deno.test("status exits 1 and names the pin when the pod's gateway neighbor no l
   const at = attach(w, node, pod, { id: "ctr-two", v4: "10.244.1.6", v6: "fd00:244:1::6" });
   // Someone re-pinned the IPv4 gateway to another MAC (e.g. after the host end was recreated).
   ip(pod, "neigh", "replace", "169.254.1.1", "lladdr", "02:00:00:00:00:99", "dev", "eth0", "nud", "permanent");
-  const out = await runAsync("nsenter", [`--net=${w.path(node)}`, LAUNCHER, "status", "--json"]);
+  const out = await runAsync("nsenter", [`--net=${w.path(node)}`, PODNET, "status", "--json"]);
   assert.equal(out.code, 1, out.stderr);
   const r = JSON.parse(out.stdout) as StatusReport;
   const a = r.attachments[0]!;
@@ -77,7 +75,7 @@ Deno.test("status exits 1 and names the pin when the pod's gateway neighbor no l
   assert.equal(r.drift, 1);
   assert.ok(a.drift.some((d) => d.includes("169.254.1.1") && d.includes("02:00:00:00:00:99")), a.drift.join("; "));
   assert.ok(!a.drift.some((d) => d.includes("fe80::1")), "the IPv6 pin still matches");
-  const text = await runAsync("nsenter", [`--net=${w.path(node)}`, LAUNCHER, "status"]);
+  const text = await runAsync("nsenter", [`--net=${w.path(node)}`, PODNET, "status"]);
   assert.equal(text.code, 1);
   assert.match(text.stdout, /1 with drift/);
   assert.match(text.stdout, new RegExp(`${at.hostInterface} .*static-neighbor\\s+mismatch\\s+drift`));
@@ -146,7 +144,7 @@ Deno.test("status calls a pod end taken by a gVisor sandbox sandboxed, exit 0, a
     taken = (ipJson(pod, "-4", "addr", "show", "dev", "eth0")[0]?.addr_info ?? []).length === 0;
   }
   assert.ok(taken, "runsc took eth0's addresses");
-  const out = await runAsync("nsenter", [`--net=${pw.nodePath}`, LAUNCHER, "status", "--json"]);
+  const out = await runAsync("nsenter", [`--net=${pw.nodePath}`, PODNET, "status", "--json"]);
   const r = JSON.parse(out.stdout) as StatusReport;
   const a = r.attachments.find((x) => x.containerId === "gv1")!;
   assert.equal(a.state, "sandboxed", a.drift.join("; "));
@@ -199,7 +197,7 @@ Deno.test("status --watch reports every round with its drift lines and exits wit
   const node = w.netns("node"), pod = w.netns("pod");
   attach(w, node, pod, { id: "ctr7", v4: "10.244.1.11", v6: "fd00:244:1::11" });
   ip(pod, "neigh", "del", "169.254.1.1", "dev", "eth0");
-  const out = await runAsync("nsenter", [`--net=${w.path(node)}`, LAUNCHER, "status", "--watch", "0", "--rounds", "2"]);
+  const out = await runAsync("nsenter", [`--net=${w.path(node)}`, PODNET, "status", "--watch", "0", "--rounds", "2"]);
   assert.equal(out.code, 1, out.stderr);
   const lines = out.stdout.trim().split("\n");
   assert.equal(

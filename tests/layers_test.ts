@@ -43,7 +43,7 @@ function target(from: string, spec: string): string | null {
     if (p === "..") parts.pop();
     else if (p !== ".") parts.push(p);
   }
-  return parts.length === 1 ? parts[0]! : parts[0]!;
+  return parts[0]!;
 }
 
 Deno.test("every product module imports only its own layer and the layers below it", () => {

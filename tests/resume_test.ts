@@ -25,6 +25,7 @@ import {
   resultAddresses,
   retargetBundle,
   runDetached,
+  runtimeFlags,
   ticks,
   track,
   waitTicks,
@@ -449,8 +450,16 @@ Deno.test("podnet checkpoint on node 1, podnet resume on node 2; a corrupt snaps
   await runDetached(n1.runtime, "old", bundle1, log1);
   await waitTicks(log1, 2);
   const image = `${n1.dir}/image`;
-  const rt = (n: LabNode): string[] => ["--runsc-root", n.runtime.root, "--empty-dir", n.runtime.emptyDir];
-  const cp = await podnetOn(n1, ["checkpoint", ...rt(n1), "--id", "old", "--image-dir", image, "--snapshot", snapFile]);
+  const cp = await podnetOn(n1, [
+    "checkpoint",
+    ...runtimeFlags(n1),
+    "--id",
+    "old",
+    "--image-dir",
+    image,
+    "--snapshot",
+    snapFile,
+  ]);
   assert.equal(cp.code, 0, cp.stderr);
   assert.match(cp.stdout, /^checkpointed old: \d+ bytes in \S+\n$/);
   assert.equal(cp.stderr, "");
@@ -469,7 +478,7 @@ Deno.test("podnet checkpoint on node 1, podnet resume on node 2; a corrupt snaps
   const log2 = `${n2.dir}/counter.log`;
   const target = (pod: string, id: string): string[] => [
     "resume",
-    ...rt(n2),
+    ...runtimeFlags(n2),
     "--pod-netns",
     pod,
     "--same-address",
@@ -509,8 +518,8 @@ Deno.test("podnet checkpoint on node 1, podnet resume on node 2; a corrupt snaps
   assert.deepEqual(ipJson(nsName(pod3), "link", "show").map((l) => l.ifname), ["lo"]);
 
   const usage: [string[], RegExp][] = [
-    [["checkpoint", "--image-dir", image, "--snapshot", snapFile, ...rt(n1)], /--id ID is required/],
-    [["checkpoint", "--id", "x", "--image-dir", image, ...rt(n1)], /give --snapshot FILE or --netns PATH/],
+    [["checkpoint", "--image-dir", image, "--snapshot", snapFile, ...runtimeFlags(n1)], /--id ID is required/],
+    [["checkpoint", "--id", "x", "--image-dir", image, ...runtimeFlags(n1)], /give --snapshot FILE or --netns PATH/],
     [["checkpoint", "--id", "x", "--image-dir", image, "--snapshot", snapFile], /--runsc-root DIR is required/],
     [["checkpoint", "--nope"], /Unknown option '--nope'/],
     [[...target(pod3, "third"), "--hook", "--sandbox-netns", pod3], /--hook and --sandbox-netns exclude/],
