@@ -49,7 +49,7 @@ export function cniSpec(ctx: Ctx): AttachmentSpec {
 function refuseExisting(ctx: Ctx, links: Plan, node: Netns): Link | null {
   const existing = linkFind(node.sock, links.host.name);
   if (existing === null) return null;
-  switch (claimOf(existing, links)) {
+  switch (claimOf(existing, links.host)) {
     case "complete":
       throw new CniError(
         ERR.invalidEnv,

@@ -203,7 +203,7 @@ export function attach(req: AttachRequest): AttachResult {
   let outcome: AttachResult["outcome"] = "unchanged";
   let mtu: number | null = null;
   if (found !== null && o.host !== null) {
-    if (claimOf(found, p) === "foreign") {
+    if (claimOf(found, p.host) === "foreign") {
       throw new AttachError(`host interface ${p.host.name} exists and is not this attachment's`, "state");
     }
     const rightPair = o.paired && o.pod !== null && o.pod.name === p.pod.name && o.pod.mac === p.pod.mac &&
@@ -285,11 +285,12 @@ export function detach(req: DetachRequest): DetachResult {
     const link = linkFind(node.sock, name);
     let removedLink = false;
     if (link !== null) {
-      const a = parseAlias(link.alias);
-      const ours = a !== null
-        ? a.containerId === req.containerId && a.ifname === ifname
-        : link.kind === "veth" && link.mac === id.mac;
-      if (!ours) throw new AttachError(`host interface ${name} belongs to another attachment; left alone`, "state");
+      // Whatever network recorded it (detach names none): the alias must be this attachment's, or absent on the
+      // veth with the derived MAC (a creation killed half-way), as CNI DEL decides.
+      const alias = hostAlias(parseAlias(link.alias)?.network ?? ATTACH_NETWORK, req.containerId, ifname);
+      if (claimOf(link, { alias, mac: id.mac }) === "foreign") {
+        throw new AttachError(`host interface ${name} belongs to another attachment; left alone`, "state");
+      }
       ignoreNotFound(() => linkDel(node.sock, link));
       removedLink = true;
     }

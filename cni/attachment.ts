@@ -376,14 +376,18 @@ function podDrift(p: Plan, o: Observed, drift: string[]): void {
 export type Claim = "complete" | "leftover" | "foreign";
 
 /**
- * Whether `link` (found under the host end's name) is this attachment's:
+ * Whether `link` (found under the host end's name) is the attachment's whose
+ * host end (`Plan["host"]`) has `host.alias` and `host.mac`:
  * `complete` when it carries the alias (set last, so the attachment was
  * fully made), `leftover` when it is a veth with the host end's MAC but no
  * alias yet (an ADD killed half-way: to be replaced), `foreign` otherwise (a
  * hash collision or someone else's link: never touched).
  */
-export function claimOf(link: { alias: string | null; kind: string | null; mac: string }, p: Plan): Claim {
-  if (link.alias === p.host.alias) return "complete";
-  if (link.alias === null && link.kind === "veth" && link.mac === p.host.mac) return "leftover";
+export function claimOf(
+  link: { alias: string | null; kind: string | null; mac: string },
+  host: Pick<Plan["host"], "alias" | "mac">,
+): Claim {
+  if (link.alias === host.alias) return "complete";
+  if (link.alias === null && link.kind === "veth" && link.mac === host.mac) return "leftover";
   return "foreign";
 }

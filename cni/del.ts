@@ -38,7 +38,7 @@ export async function cmdDel(ctx: Ctx): Promise<void> {
     const p = plan(cniSpec(ctx), NO_FACTS);
     using node = Netns.here();
     const link = linkFind(node.sock, p.host.name);
-    if (link !== null && claimOf(link, p) !== "foreign") {
+    if (link !== null && claimOf(link, p.host) !== "foreign") {
       ignoreNotFound(() => linkDel(node.sock, link));
     } else if (link !== null) {
       // Same name, other owner: not ours to delete (hash collision or a foreign link).

@@ -7,6 +7,8 @@
 
 import assert from "node:assert/strict";
 import { attach, type AttachRequest, type AttachResult, detach, hostInterfaceName } from "../cni/attach.ts";
+import { DEFAULT_PREFIX } from "../core/constants.ts";
+import { hostEnd } from "../core/names.ts";
 import { withNetns } from "../netlink/mod.ts";
 import { cni, makeNode, netConf } from "./cni_helpers.ts";
 import { ip, ipJson, PODNET, runAsync, type World, world } from "./harness.ts";
@@ -154,6 +156,25 @@ Deno.test("attach refuses an interface of that name it did not make, and a missi
     /does not exist/,
   );
   assert.deepEqual([state(node.ns), state(pod)], before);
+});
+
+Deno.test("detach deletes only its own host end: another alias on the derived name and MAC stays; a bare leftover goes", async () => {
+  await using w = world();
+  const node = makeNode(w);
+  const id = hostEnd(DEFAULT_PREFIX, "agent-7", "eth0");
+  const inNodeDetach = () =>
+    withNetns(w.path(node.ns), () => detach({ containerId: "agent-7", stateDir: w.tempDir() }));
+  ip(node.ns, "link", "add", id.name, "address", id.mac, "type", "veth", "peer", "name", "peer7");
+  // A veth with the derived name and MAC whose alias is not this attachment's: a foreign alias, another container's.
+  for (const alias of ["someone-else's link", "attach/agent-8/eth0"]) {
+    ip(node.ns, "link", "set", id.name, "alias", alias);
+    assert.throws(inNodeDetach, /belongs to another attachment; left alone/, alias);
+    assert.equal(ipJson(node.ns, "link", "show", id.name).length, 1, `${alias}: still there`);
+  }
+  // No alias at all (a creation killed before its last step): this attachment's leftover, removed.
+  ip(node.ns, "link", "set", id.name, "alias", "");
+  assert.equal(inNodeDetach().removedLink, true);
+  assert.equal(ipJson(node.ns, "link", "show").filter((l: { ifname: string }) => l.ifname === id.name).length, 0);
 });
 
 Deno.test("podnet attach/detach on the command line: JSON out, exit 2 naming a bad flag, exit 1 for a missing netns", async () => {
