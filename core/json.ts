@@ -127,7 +127,7 @@ export function array(v: unknown, path: string, max = Infinity): unknown[] {
   return v;
 }
 
-/** `v` as a string (of at most `maxBytes` UTF-16 units when given). */
+/** `v` as a string (of at most `maxLength` UTF-16 units when given). */
 export function string(v: unknown, path: string, maxLength = Infinity): string {
   if (typeof v !== "string") throw new JsonError(path, `wants a string, got ${kindOf(v)}`);
   if (v.length > maxLength) throw new JsonError(path, `is longer than ${maxLength} characters`);

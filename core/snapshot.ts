@@ -14,7 +14,7 @@
  */
 
 import { type Family, formatCidr, networkOf } from "./ip.ts";
-import { array, cidr, decodeJson, integer, ip, JsonError, mac, object, oneOf, string } from "./json.ts";
+import { array, boolean, cidr, decodeJson, integer, ip, JsonError, mac, object, oneOf, string } from "./json.ts";
 import { ifnameProblem } from "./names.ts";
 import { writeFileAtomic } from "./fsutil.ts";
 import { MTU_MIN } from "./constants.ts";
@@ -109,10 +109,7 @@ function validateRoute(v: unknown, path: string): SnapshotRoute {
   const r: SnapshotRoute = { dst: dst.text };
   if (o.gateway !== undefined) r.gateway = sameFamily(o.gateway, `${path}.gateway`, dst.family, dst.text);
   if (o.scope !== undefined) r.scope = oneOf(o.scope, `${path}.scope`, ["universe", "link", "host"]);
-  if (o.onlink !== undefined) {
-    if (typeof o.onlink !== "boolean") fail(`${path}.onlink`, "wants true or false");
-    if (o.onlink) r.onlink = true;
-  }
+  if (o.onlink !== undefined && boolean(o.onlink, `${path}.onlink`)) r.onlink = true;
   if (o.metric !== undefined) r.metric = integer(o.metric, `${path}.metric`, 0, 0xffffffff);
   if (o.src !== undefined) r.src = sameFamily(o.src, `${path}.src`, dst.family, dst.text);
   return r;

@@ -30,7 +30,7 @@ import { RUNSC_CRI_WRAPPER } from "../ops/containerd.ts";
 import type { StatusReport } from "../ops/status.ts";
 import { CriClient, type PodSandboxConfig } from "./cri/client.ts";
 import { makeNode, type Node, NODE_V4, NODE_V6, SUBNET4, SUBNET6 } from "./node.ts";
-import { ipJson, run, runAsync, World } from "./world.ts";
+import { ipJson, PODNET, run, runAsync, sleep, World } from "./world.ts";
 import {
   CRI_PREFIX,
   exists,
@@ -54,7 +54,6 @@ export const RUNSC_HANDLER = "runsc";
 export { NODE_V4, NODE_V6 };
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-const PODNET = `${ROOT}/bin/podnet`;
 const WRAPPER = `${ROOT}/deploy/containerd/runsc-cri-wrap`;
 /** The reference plugins: the list's chain and containerd's own loopback network. */
 const REFERENCE = ["host-local", "portmap", "tuning", "loopback", "ptp"];
@@ -75,8 +74,6 @@ export interface Pod {
   id: string;
   config: PodSandboxConfig;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((ok) => setTimeout(ok, ms));
 
 /** Nodes alive in this process, torn down on SIGINT and SIGTERM. */
 const live = new Set<ContainerdNode>();

@@ -25,7 +25,7 @@
  */
 
 import { listDir } from "../core/fsutil.ts";
-import { run } from "./world.ts";
+import { run, sleep } from "./world.ts";
 
 /** Prefix of every netns, temp dir, cgroup and CNI network name a containerd node makes. */
 export const CRI_PREFIX = "pncri-";
@@ -139,8 +139,6 @@ export function runProcesses(dir: string, id: string): number[] {
   pids.delete(Deno.pid);
   return [...pids];
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((ok) => setTimeout(ok, ms));
 
 /**
  * Removes what a run left outside its dirs and netns, in an order that lets each step succeed:

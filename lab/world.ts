@@ -140,6 +140,11 @@ export function world(): World {
   return new World();
 }
 
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((ok) => setTimeout(ok, ms));
+}
+
 /** The podnet launcher: the same main.ts an installed /opt/cni/bin/podnet runs. */
 export const PODNET = new URL("../bin/podnet", import.meta.url).pathname;
 /** Where the reference plugins (host-local, ptp) live on Debian. */

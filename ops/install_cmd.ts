@@ -66,11 +66,16 @@ marker, a list whose first plugin is podnet, a hook that runs \`podnet hook\`).
 Changed files are kept and named. Uses the same directory flags as install.
 `;
 
+/** A directory without its trailing slashes (`/` stays `/`). */
+function trimSlash(dir: string): string {
+  return dir.replace(/(.)\/+$/, "$1");
+}
+
 function dirFlags(v: Values): { cniBinDir: string; cniConfDir: string; hooksDir: string | null } {
   return {
-    cniBinDir: (str(v, "cni-bin-dir") ?? DEFAULT_DIRS.cniBinDir).replace(/(.)\/+$/, "$1"),
-    cniConfDir: (str(v, "cni-conf-dir") ?? DEFAULT_DIRS.cniConfDir).replace(/(.)\/+$/, "$1"),
-    hooksDir: v["no-hook"] ? null : (str(v, "hooks-dir") ?? DEFAULT_DIRS.hooksDir).replace(/(.)\/+$/, "$1"),
+    cniBinDir: trimSlash(str(v, "cni-bin-dir") ?? DEFAULT_DIRS.cniBinDir),
+    cniConfDir: trimSlash(str(v, "cni-conf-dir") ?? DEFAULT_DIRS.cniConfDir),
+    hooksDir: v["no-hook"] ? null : trimSlash(str(v, "hooks-dir") ?? DEFAULT_DIRS.hooksDir),
   };
 }
 
@@ -227,13 +232,12 @@ function containerdDirs(
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
   const cfg = text === null ? {} : containerdCni(text);
-  const trim = (p: string): string => p.replace(/(.)\/+$/, "$1");
   /** The dir to use for one setting, and a note saying where it came from. */
   const pick = (flag: string, key: string, set: string | undefined, fallback: string): [string, string] => {
     const given = str(values, flag);
-    const dir = trim(given ?? set ?? fallback);
+    const dir = trimSlash(given ?? set ?? fallback);
     const from = given !== undefined
-      ? `--${flag}${set !== undefined && trim(set) !== dir ? `; ${file} says ${set}` : ""}`
+      ? `--${flag}${set !== undefined && trimSlash(set) !== dir ? `; ${file} says ${set}` : ""}`
       : set !== undefined
       ? `from ${file}`
       : `containerd's default; ${file} ${text === null ? "does not exist" : `does not set ${key}`}`;
