@@ -20,7 +20,7 @@
  */
 
 import { DEFAULT_PREFIX, GW4, GW6 } from "../core/constants.ts";
-import { addressOf, type Family, familyOf, parseCidr } from "../core/ip.ts";
+import { addressOf, type Family, familyOf, isHostPrefix, parseCidr } from "../core/ip.ts";
 import { hostAlias, hostEnd } from "../core/names.ts";
 
 /** How the pod reaches its link-local gateway; the first is the default. */
@@ -322,9 +322,7 @@ export function diff(p: Plan, o: Observed): Diff {
     if (!hostRoutes.has(r.dst)) drift.push(`host route ${r.dst} dev ${p.host.name} is missing`);
   }
   for (const dst of hostRoutes) {
-    const pl = parseCidr(dst);
-    const host = pl !== null && pl.prefix === (pl.family === 4 ? 32 : 128);
-    if (host && !p.host.routes.some((r) => r.dst === dst)) {
+    if (isHostPrefix(dst) && !p.host.routes.some((r) => r.dst === dst)) {
       drift.push(`host route ${dst} dev ${p.host.name} is not this attachment's`);
     }
   }

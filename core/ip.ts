@@ -109,6 +109,12 @@ export function addressOf(cidr: string): string {
   return slash < 0 ? cidr : cidr.slice(0, slash);
 }
 
+/** Whether `cidr` is a host prefix, `/32` or `/128` (one address). */
+export function isHostPrefix(cidr: string): boolean {
+  const c = cidr.includes("/") ? parseCidr(cidr) : null;
+  return c !== null && c.prefix === (c.family === 4 ? 32 : 128);
+}
+
 /** Whether an address (or the address of a CIDR) is link-local: 169.254.0.0/16 or fe80::/10. */
 export function isLinkLocal(cidrOrIp: string): boolean {
   const c = parseCidr(cidrOrIp);

@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
 import {
+  addressOf,
   canonicalCidr,
   canonicalIp,
   cidrContains,
+  familyOf,
   formatIp,
   formatMac,
+  isHostPrefix,
+  isLinkLocal,
   networkOf,
   parseCidr,
   parseIp,
@@ -61,4 +65,25 @@ Deno.test("MAC parses and formats lowercase", () => {
   for (const s of ["", "ee:ee:ee:ee:ee", "ee-ee-ee-ee-ee-ee", "ee:ee:ee:ee:ee:eg", "eee:ee:ee:ee:ee:e"]) {
     assert.equal(parseMac(s), null, s);
   }
+});
+
+Deno.test("familyOf, addressOf, isHostPrefix and isLinkLocal read address text", () => {
+  assert.equal(familyOf("10.0.0.5/24"), 4);
+  assert.equal(familyOf("fd00::5"), 6);
+  assert.equal(addressOf("fd00::5/128"), "fd00::5");
+  assert.equal(addressOf("10.0.0.5"), "10.0.0.5");
+  assert.deepEqual(["10.0.0.5/32", "fd00::5/128", "10.0.0.0/24", "fd00::/64", "10.0.0.5"].map(isHostPrefix), [
+    true,
+    true,
+    false,
+    false,
+    false,
+  ]);
+  // fe80::/10 is fe80:: to febf::; 169.254.0.0/16; case and prefixes do not matter.
+  assert.deepEqual(
+    ["169.254.1.1", "169.254.0.0/16", "FE80::1", "febf::1/64", "fec0::1", "169.253.1.1", "fd00::1", "nonsense"].map(
+      isLinkLocal,
+    ),
+    [true, true, true, true, false, false, false, false],
+  );
 });

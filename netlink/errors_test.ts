@@ -74,3 +74,34 @@ Deno.test("retryTransient retries transient failures a bounded number of times a
     }), TypeError);
   assert.equal(calls, 1);
 });
+
+Deno.test("retryTransient with a time budget backs off and retries until it succeeds, then gives up when it runs out", () => {
+  let calls = 0;
+  const t0 = performance.now();
+  assert.equal(
+    retryTransient(() => {
+      if (++calls < 4) throw new NetlinkError("dump", NLE_DUMP_INTR, 0, "interrupted");
+      return "whole";
+    }, { budgetMs: 5000 }),
+    "whole",
+  );
+  assert.equal(calls, 4);
+  assert.ok(performance.now() - t0 >= 1 + 2 + 4, "it waited 1, 2 and 4 ms between the tries");
+  calls = 0;
+  assert.throws(
+    () =>
+      retryTransient(() => {
+        calls++;
+        throw new NetlinkError("dump", NLE_DUMP_INTR, 0, "interrupted");
+      }, { budgetMs: 50 }),
+    (e) => e instanceof NetlinkError && e.transient,
+  );
+  assert.ok(calls > 1 && calls < 20, `a few tries within 50 ms, not a spin: ${calls}`);
+  calls = 0;
+  assert.throws(() =>
+    retryTransient(() => {
+      calls++;
+      throw new NetlinkError("add", NLE_EXIST, 17, "exists");
+    }, { budgetMs: 5000 }), (e) => e instanceof NetlinkError && e.exists);
+  assert.equal(calls, 1, "a failure that is not transient is not retried");
+});

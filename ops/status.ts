@@ -12,7 +12,7 @@
  */
 
 import { DEFAULT_PREFIX, GATEWAYS } from "../core/constants.ts";
-import { formatIp, parseCidr } from "../core/ip.ts";
+import { addressOf, canonicalIp, isHostPrefix } from "../core/ip.ts";
 import { parseAlias } from "../core/names.ts";
 import { int, parseFlags, str } from "../core/cli.ts";
 import type { Io } from "../core/io.ts";
@@ -136,8 +136,7 @@ function byNsid(self: string): Map<number, string> {
 }
 
 function hostOnly(cidr: string): string | null {
-  const c = parseCidr(cidr);
-  return c !== null && c.prefix === (c.family === 4 ? 32 : 128) ? formatIp(c.bytes) : null;
+  return isHostPrefix(cidr) ? canonicalIp(addressOf(cidr)) : null;
 }
 
 /** Reads the kernel state of the current netns and builds the report. */

@@ -20,7 +20,7 @@
 
 import { int, parseFlags, str, strs } from "../core/cli.ts";
 import type { Io } from "../core/io.ts";
-import { addressOf, isLinkLocal } from "../core/ip.ts";
+import { addressOf, isHostPrefix, isLinkLocal } from "../core/ip.ts";
 import { ifnameProblem } from "../core/names.ts";
 import {
   formatSnapshot,
@@ -73,8 +73,8 @@ export function gatewaysOf(routes: Route[], ifindex: number): string[] {
   };
   for (const r of routes) {
     for (const h of r.nexthops) if (h.ifindex === ifindex) add(h.gateway);
-    const host = r.dst.endsWith("/32") || r.dst.endsWith("/128");
-    if (r.gateway === null && r.scope === "link" && host && isLinkLocal(r.dst) && r.ifindex === ifindex) {
+    const onLink = r.gateway === null && r.scope === "link" && r.ifindex === ifindex;
+    if (onLink && isHostPrefix(r.dst) && isLinkLocal(r.dst)) {
       add(addressOf(r.dst));
     }
   }
