@@ -166,15 +166,8 @@ function podNetns(path: string): Netns {
   try {
     return Netns.other(path);
   } catch (e) {
-    if (!(e instanceof NetnsRefused)) throw e;
-    switch (e.reason) {
-      case "unreadable":
-        throw new AttachError(`netns ${path} does not exist or is not readable`, "state");
-      case "own":
-        throw new AttachError(`netns ${path} is the node's own network namespace (the one podnet runs in)`, "state");
-      case "not-netns":
-        throw new AttachError(`netns ${path} is not a network namespace`, "state");
-    }
+    if (e instanceof NetnsRefused) throw new AttachError(`netns ${path} ${e.message}`, "state");
+    throw e;
   }
 }
 

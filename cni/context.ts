@@ -31,14 +31,7 @@ export function openPodNetns(path: string): Netns {
   try {
     return Netns.other(path);
   } catch (e) {
-    if (!(e instanceof NetnsRefused)) throw e;
-    switch (e.reason) {
-      case "unreadable":
-        throw new CniError(ERR.invalidEnv, `CNI_NETNS ${path} does not exist or is not readable`);
-      case "own":
-        throw new CniError(ERR.invalidEnv, `CNI_NETNS ${path} is the plugin's own network namespace`);
-      case "not-netns":
-        throw new CniError(ERR.invalidEnv, `CNI_NETNS ${path} is not a network namespace (${e.message})`);
-    }
+    if (e instanceof NetnsRefused) throw new CniError(ERR.invalidEnv, `CNI_NETNS ${path} ${e.message}`);
+    throw e;
   }
 }

@@ -44,16 +44,16 @@ export class Netns {
     try {
       own = isCurrentNetns(path);
     } catch {
-      throw new NetnsRefused("unreadable", "does not exist or is not readable");
+      throw new NetnsRefused("does not exist or is not readable");
     }
-    if (own) throw new NetnsRefused("own", "is this process's own network namespace");
+    if (own) throw new NetnsRefused("is podnet's own network namespace (the node's)");
     const ns = new Netns(path);
     try {
       void ns.sock;
     } catch (e) {
       ns.close();
       const why = e instanceof NetlinkError ? e.message.slice(e.action.length + 2) : "cannot be entered";
-      throw new NetnsRefused("not-netns", why);
+      throw new NetnsRefused(`is not a network namespace (${why})`);
     }
     return ns;
   }
@@ -109,12 +109,7 @@ export class Netns {
   }
 }
 
-/** Why `Netns.other` refused a path; `detail` says it in words (never the path). */
+/** Why `Netns.other` refused a path; the message says it in words, to follow the path ("… PATH does not exist"). */
 export class NetnsRefused extends Error {
   override readonly name = "NetnsRefused";
-  readonly reason: "unreadable" | "own" | "not-netns";
-  constructor(reason: "unreadable" | "own" | "not-netns", detail: string) {
-    super(detail);
-    this.reason = reason;
-  }
 }
