@@ -7,6 +7,7 @@
  * @module
  */
 
+import { errorText } from "../core/errors.ts";
 import { GW4, GW6 } from "../core/constants.ts";
 import { Netns } from "../netlink/mod.ts";
 import { readSnapshot } from "../sys/files.ts";
@@ -60,7 +61,7 @@ export async function cmdCheck(ctx: Ctx): Promise<void> {
       const l = readSnapshot(path).links[0];
       if (l?.name !== env.ifname || l.mac !== p.pod.mac) drift.push(`capture snapshot ${path} describes another link`);
     } catch (e) {
-      drift.push(`capture snapshot: ${e instanceof Error ? e.message : String(e)}`);
+      drift.push(`capture snapshot: ${errorText(e)}`);
     }
   }
   if (drift.length) {

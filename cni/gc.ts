@@ -10,6 +10,7 @@
  * @module
  */
 
+import { errorText } from "../core/errors.ts";
 import { parseAlias } from "../core/names.ts";
 import { linkDel, linkList, Socket } from "../netlink/mod.ts";
 import { hostIdentity, ipv6ForwardingWarning } from "./attachment.ts";
@@ -49,7 +50,7 @@ export async function cmdGc(ctx: Ctx): Promise<Attachment[]> {
       try {
         ignoreNotFound(() => linkDel(node, l));
       } catch (e) {
-        errors.push(e instanceof Error ? e.message : String(e));
+        errors.push(errorText(e));
         continue;
       }
       stale.push({ containerID: a.containerId, ifname: a.ifname });
@@ -70,7 +71,7 @@ export async function cmdGc(ctx: Ctx): Promise<Attachment[]> {
       try {
         await ipam.del(a);
       } catch (e) {
-        errors.push(e instanceof Error ? e.message : String(e));
+        errors.push(errorText(e));
       }
     }
   }
@@ -87,13 +88,13 @@ export async function cmdStatus(ctx: Ctx): Promise<string[]> {
   try {
     ipam = await Ipam.open(ctx);
   } catch (e) {
-    const m = e instanceof Error ? e.message : String(e);
+    const m = errorText(e);
     throw new CniError(ERR.notAvailable, `podnet cannot add pods: ${m}`);
   }
   try {
     Socket.open().close();
   } catch (e) {
-    throw new CniError(ERR.notAvailable, `podnet cannot talk rtnetlink: ${e instanceof Error ? e.message : String(e)}`);
+    throw new CniError(ERR.notAvailable, `podnet cannot talk rtnetlink: ${errorText(e)}`);
   }
   if (ipam.hasGcStatus) await ipam.status();
   const w = ipv6ForwardingWarning(kernelFacts());

@@ -13,6 +13,7 @@
  * @module
  */
 
+import { errorText } from "../core/errors.ts";
 import { ensurePrivateDir, writeFileAtomic } from "../core/fsutil.ts";
 import { executableIn, spawn, type Spawned } from "../sys/spawn.ts";
 import { CNI_VERSIONS } from "../core/constants.ts";
@@ -301,7 +302,7 @@ function start(bin: string, env: Record<string, string>, stdin: string, timeoutM
   try {
     child = spawn(bin, { env, cwd: "/", stdin: new TextEncoder().encode(stdin), timeoutMs });
   } catch (e) {
-    throw new CniError(ERR.io, `cannot execute ${bin}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new CniError(ERR.io, `cannot execute ${bin}: ${errorText(e)}`);
   }
   const done = child.done.then((out) => {
     const dec = new TextDecoder();

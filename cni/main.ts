@@ -7,6 +7,7 @@
  * @module
  */
 
+import { errorText } from "../core/errors.ts";
 import type { Io } from "../core/io.ts";
 import { bundled, load } from "../sys/load.ts";
 import { Logger } from "../core/log.ts";
@@ -124,7 +125,7 @@ export async function cniCommand(args: string[], io: Io): Promise<number> {
           // removes the veth and the lease), then report the failure.
           await (await load<typeof import("./del.ts")>("cni/del.ts")).cmdDel(ctx).catch((d) =>
             warn.error("undo of unreported ADD failed", {
-              error: d instanceof Error ? d.message : String(d),
+              error: errorText(d),
             })
           );
           throw new CniError(ERR.io, "cannot write the ADD result to stdout", String(e));
@@ -217,10 +218,10 @@ function lockAttachment(
   } catch (e) {
     if (e instanceof LockTimeout) throw new CniError(ERR.tryAgainLater, e.message);
     if (env.command === "DEL") {
-      log.warn("DEL runs without the attachment lock", { error: e instanceof Error ? e.message : String(e) });
+      log.warn("DEL runs without the attachment lock", { error: errorText(e) });
       return null;
     }
-    throw new CniError(ERR.io, `cannot lock the attachment: ${e instanceof Error ? e.message : String(e)}`);
+    throw new CniError(ERR.io, `cannot lock the attachment: ${errorText(e)}`);
   }
 }
 

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { errorText } from "../core/errors.ts";
+
 /** One undo: a description for the log and the action. */
 interface Undo {
   what: string;
@@ -38,7 +40,7 @@ export class Rollback {
         const r = s.fn();
         if (r instanceof Promise) failed.push(`${s.what}: asynchronous undo in a synchronous rollback`);
       } catch (e) {
-        failed.push(`${s.what}: ${e instanceof Error ? e.message : String(e)}`);
+        failed.push(`${s.what}: ${errorText(e)}`);
       }
     }
     return failed;

@@ -7,7 +7,7 @@
 
 import { parseArgs } from "node:util";
 
-import { UsageError } from "./errors.ts";
+import { errorText, UsageError } from "./errors.ts";
 
 export { UsageError };
 
@@ -36,7 +36,7 @@ export function parseFlags(
     });
     return { values: r.values as Values, positionals: r.positionals };
   } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
+    const msg = errorText(e);
     // node's messages: "Unknown option '--x'", "Option '--y <value>' argument missing", …
     throw new UsageError(`podnet ${cmd}: ${msg.split("\n")[0]!.replace(/\. To specify.*$/, "")}`);
   }

@@ -9,3 +9,8 @@
 export class UsageError extends Error {
   override readonly name = "UsageError";
 }
+
+/** What a caught value says: an Error's message, anything else as a string. */
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { errorText } from "../core/errors.ts";
 import { fsErrno, invalidInput, NetlinkError } from "./errors.ts";
 import { validIfname } from "../core/names.ts";
 
@@ -17,7 +18,7 @@ function path(key: string): string {
 }
 
 function fsError(action: string, e: unknown): NetlinkError {
-  return new NetlinkError(action, 0, fsErrno(e), e instanceof Error ? e.message : String(e));
+  return new NetlinkError(action, 0, fsErrno(e), errorText(e));
 }
 
 /** Reads a sysctl (`net/ipv4/conf/eth0/forwarding`); trailing newline removed. */

@@ -43,6 +43,7 @@
  * @module
  */
 
+import { errorText } from "../core/errors.ts";
 import { int, parseFlags, str, strs, UsageError } from "../core/cli.ts";
 import { ensurePrivateDir } from "../core/fsutil.ts";
 import type { Io } from "../core/io.ts";
@@ -127,11 +128,6 @@ export interface HookOptions {
   initNetns?: string;
 }
 
-function why(e: unknown): string {
-  if (e instanceof Error) return e.message;
-  return String(e);
-}
-
 /**
  * The identity of `path` (named `what`), refused when it is the node's own
  * netns or PID 1's. The hook's own netns is always readable, so an unreadable
@@ -151,19 +147,21 @@ function refuseNodeNetns(
   try {
     id = netnsId(path);
   } catch (e) {
-    throw new HookError(`${what} cannot be opened: ${why(e)}`);
+    throw new HookError(`${what} cannot be opened: ${errorText(e)}`);
   }
   try {
     mine = netnsId(self);
   } catch (e) {
-    throw new HookError(`refusing ${what}: cannot tell whether it is the node's own netns (the hook's): ${why(e)}`);
+    throw new HookError(
+      `refusing ${what}: cannot tell whether it is the node's own netns (the hook's): ${errorText(e)}`,
+    );
   }
   if (id === mine) throw new HookError(`refusing ${what}: it is the node's own netns (the hook's)`);
   try {
     if (id === netnsId(init)) throw new HookError(`refusing ${what}: it is PID 1's netns`);
   } catch (e) {
     if (e instanceof HookError) throw e;
-    return { id, initUnknown: why(e) };
+    return { id, initUnknown: errorText(e) };
   }
   return { id, initUnknown: null };
 }
@@ -181,7 +179,7 @@ function linkNetnsOf(state: HookState, opts: HookOptions): { path: string; label
   try {
     dir = Deno.realPathSync(opts.allowedNetnsDir!);
   } catch (e) {
-    refuse(`--allowed-netns-dir ${opts.allowedNetnsDir} cannot be resolved: ${why(e)}`);
+    refuse(`--allowed-netns-dir ${opts.allowedNetnsDir} cannot be resolved: ${errorText(e)}`);
   }
   try {
     p = Deno.realPathSync(a);

@@ -36,6 +36,7 @@
  * @module
  */
 
+import { errorText } from "../core/errors.ts";
 import { int, parseFlags, str, strs, UsageError } from "../core/cli.ts";
 import type { Io } from "../core/io.ts";
 import { addressOf } from "../core/ip.ts";
@@ -107,7 +108,7 @@ function findLink(links: Link[], want: SnapshotLink): Link | null {
 }
 
 function prefixed(e: unknown, prefix: string): Error {
-  const msg = e instanceof Error ? e.message : String(e);
+  const msg = errorText(e);
   if (e instanceof NetlinkError) {
     return new NetlinkError(`${prefix}${e.action}`, e.code, e.errno, msg.slice(e.action.length + 2));
   }
@@ -330,7 +331,7 @@ function moveBack(sock: Socket, src: Socket, opts: RestoreOptions, moved: { p: L
       putBack(src, opts.linkNetns!, back.index, rec);
       notes.push(`rolled back: ${rec.name} is back in ${opts.linkNetns} as it was`);
     } catch (e) {
-      notes.push(`roll-back FAILED for ${rec.name}: ${e instanceof Error ? e.message : String(e)}`);
+      notes.push(`roll-back FAILED for ${rec.name}: ${errorText(e)}`);
     }
   }
   return ` (${notes.join("; ")})`;

@@ -33,6 +33,7 @@
  * @module
  */
 
+import { errorText } from "../core/errors.ts";
 import { int, parseFlags, required, str, UsageError, type Values } from "../core/cli.ts";
 import type { Io } from "../core/io.ts";
 import { ID_RE, validIfname } from "../core/names.ts";
@@ -105,10 +106,6 @@ export interface ResumeReport {
   runscRestoreMs: number;
   /** Milliseconds before `runsc restore`: capture, plan, restore, pin check, bundle. */
   prepareMs: number;
-}
-
-function msg(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /** Reads and validates the old pod's snapshot; it must have link `ifname`. One `ResumeError` line otherwise. */
@@ -190,7 +187,7 @@ export async function resume(o: ResumeOptions): Promise<ResumeReport> {
     }
     plan = planRestore(source, fresh, ifname);
   } catch (e) {
-    throw new ResumeError(`capture ${ifname} in ${o.podNetns}: ${msg(e)}`);
+    throw new ResumeError(`capture ${ifname} in ${o.podNetns}: ${errorText(e)}`);
   }
   for (const g of plan.gateways) {
     step(`gateway ${g.ip}: ${g.stale ? `snapshot MAC ${g.stale} (old node, not used) → ` : ""}${g.mac} on this node`);
@@ -241,7 +238,7 @@ export async function resume(o: ResumeOptions): Promise<ResumeReport> {
     step(`runsc restore ${o.id}: ${runscRestoreMs.toFixed(0)} ms`);
     return { plan, pinned, runscRestoreStart, runscRestoreMs, prepareMs };
   } catch (e) {
-    throw new ResumeError(`${msg(e)}${await undone(undo)}`);
+    throw new ResumeError(`${errorText(e)}${await undone(undo)}`);
   }
 }
 

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { errorText } from "../core/errors.ts";
 import { fileStamp } from "./stamp.ts";
 
 /** What `scripts/bundle.ts` writes beside the bundle. */
@@ -58,7 +59,7 @@ export function whyStale(root: string, bundle: string): string | null {
   try {
     manifest = JSON.parse(Deno.readTextFileSync(`${bundle.slice(0, bundle.lastIndexOf("/"))}/cni.json`));
   } catch (e) {
-    return `its manifest dist/cni.json is unreadable (${e instanceof Error ? e.message : String(e)})`;
+    return `its manifest dist/cni.json is unreadable (${errorText(e)})`;
   }
   return staleBundle(root, bundle, manifest);
 }
